@@ -1,0 +1,409 @@
+"""Records of the data model (DESIGN.md section 3), one pydantic model per table.
+
+Each model mirrors its table column for column, so rows load straight into it
+(`class_row`). `__table__` names the table; `__generated__` lists the columns the
+database computes (geodesic areas), which are read back but never written.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from survey.domain.geometry import MultiPolygonField, PointField, RemainingField
+from survey.domain.vocab import (
+    AccidentKind,
+    ActivityType,
+    AuditAction,
+    Capability,
+    Classification,
+    Contamination,
+    DeviceCondition,
+    DisposalMethod,
+    Evidence,
+    HazardStatus,
+    LandUse,
+    MarkerKind,
+    Method,
+    OrdnanceCategory,
+    OrganisationKind,
+    Product,
+    ReportKind,
+    Role,
+    SubmissionFormat,
+    SubmissionStatus,
+    TaskStatus,
+)
+
+
+class Record(BaseModel):
+    """A row of one table."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    __table__: ClassVar[str]
+    __generated__: ClassVar[frozenset[str]] = frozenset()
+    __geometry__: ClassVar[frozenset[str]] = frozenset()
+    __key__: ClassVar[tuple[str, ...]] = ("id",)
+
+    def key(self) -> dict[str, Any]:
+        """The primary-key values of this record."""
+        return {name: getattr(self, name) for name in self.__key__}
+
+
+class Programme(Record):
+    __table__ = "programme"
+    __geometry__ = frozenset({"extent"})
+
+    id: UUID = Field(default_factory=uuid4)
+    code: str
+    country_iso: str
+    name: str
+    extent: MultiPolygonField
+    national_crs: int = 4326
+    closure_threshold_m2: float = 1.0
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    created_at: datetime | None = None
+
+
+class Organisation(Record):
+    __table__ = "organisation"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    name: str
+    acronym: str | None = None
+    kind: OrganisationKind
+    country_iso: str | None = None
+    created_at: datetime | None = None
+
+
+class Team(Record):
+    __table__ = "team"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    organisation_id: UUID
+    name: str
+    capabilities: list[Capability] = Field(default_factory=list)
+    created_at: datetime | None = None
+
+
+class Donor(Record):
+    __table__ = "donor"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    name: str
+    country_iso: str | None = None
+    created_at: datetime | None = None
+
+
+class Project(Record):
+    __table__ = "project"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    donor_id: UUID
+    code: str
+    name: str
+    start_date: date
+    end_date: date
+    target_area_m2: float | None = None
+    target_devices: int | None = None
+    created_at: datetime | None = None
+
+
+class AppUser(Record):
+    __table__ = "app_user"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID | None = None
+    username: str
+    full_name: str
+    role: Role
+    organisation_id: UUID | None = None
+    donor_id: UUID | None = None
+    password_hash: str
+    active: bool = True
+    created_at: datetime | None = None
+
+
+class ApiToken(Record):
+    __table__ = "api_token"
+
+    id: UUID = Field(default_factory=uuid4)
+    user_id: UUID
+    token_sha256: str
+    created_at: datetime | None = None
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AdminArea(Record):
+    __table__ = "admin_area"
+    __generated__ = frozenset({"area_m2"})
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    parent_id: UUID | None = None
+    level: int
+    code: str
+    name: str
+    geom: MultiPolygonField
+    area_m2: float | None = None
+
+
+class Submission(Record):
+    __table__ = "submission"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    source_file: str
+    source_sha256: str
+    format: SubmissionFormat
+    form_id: str | None = None
+    form_version: str | None = None
+    submitted_by: UUID | None = None
+    submitted_at: datetime | None = None
+    status: SubmissionStatus = SubmissionStatus.RECEIVED
+    issues: list[dict[str, Any]] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    decided_by: UUID | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class HazardArea(Record):
+    __table__ = "hazard_area"
+    __generated__ = frozenset({"area_m2", "remaining_area_m2"})
+    __geometry__ = frozenset({"geom", "remaining_geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    local_id: str
+    name: str | None = None
+    classification: Classification
+    status: HazardStatus = HazardStatus.OPEN
+    contamination: list[Contamination] = Field(default_factory=list)
+    evidence: Evidence
+    land_use: LandUse | None = None
+    priority: int | None = None
+    beneficiaries: int | None = None
+    reporting_organisation_id: UUID | None = None
+    admin_area_id: UUID | None = None
+    parent_id: UUID | None = None
+    submission_id: UUID | None = None
+    date_of_information: date
+    source_crs: str = "EPSG:4326"
+    geom: MultiPolygonField
+    area_m2: float | None = None
+    # derived: the database starts it equal to geom, the ledger subtracts each release
+    remaining_geom: RemainingField | None = None
+    remaining_area_m2: float | None = None
+    version: int = 1
+    status_changed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class HazardAreaBoundary(Record):
+    __table__ = "hazard_area_boundary"
+    __generated__ = frozenset({"area_m2"})
+    __geometry__ = frozenset({"geom"})
+    __key__ = ("hazard_area_id", "boundary_version")
+
+    hazard_area_id: UUID
+    boundary_version: int
+    geom: MultiPolygonField
+    area_m2: float | None = None
+    valid_from: datetime
+    valid_to: datetime
+    reason: str
+
+
+class EvidencePoint(Record):
+    __table__ = "evidence_point"
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    hazard_area_id: UUID | None = None
+    evidence: Evidence
+    description: str
+    observed_on: date | None = None
+    geom: PointField
+    created_at: datetime | None = None
+
+
+class OrdnanceType(Record):
+    __table__ = "ordnance_type"
+
+    id: UUID = Field(default_factory=uuid4)
+    category: OrdnanceCategory
+    subcategory: str
+    model: str
+    aliases: list[str] = Field(default_factory=list)
+    origin: str | None = None
+    description: str | None = None
+
+
+class Task(Record):
+    __table__ = "task"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    local_id: str
+    activity_type: ActivityType
+    organisation_id: UUID
+    team_id: UUID | None = None
+    project_id: UUID | None = None
+    status: TaskStatus = TaskStatus.PLANNED
+    planned_start: date
+    planned_end: date
+    actual_start: date | None = None
+    actual_end: date | None = None
+    version: int = 1
+    created_at: datetime | None = None
+
+
+class TaskHazardArea(Record):
+    __table__ = "task_hazard_area"
+    __key__ = ("task_id", "hazard_area_id")
+
+    task_id: UUID
+    hazard_area_id: UUID
+
+
+class ActivityReport(Record):
+    __table__ = "activity_report"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    task_id: UUID | None = None
+    hazard_area_id: UUID
+    organisation_id: UUID
+    team_id: UUID | None = None
+    kind: ReportKind
+    report_date: date
+    period_start: date | None = None
+    period_end: date | None = None
+    team_days: Decimal = Decimal(0)
+    depth_cm: int | None = None
+    handover_men: int | None = None
+    handover_women: int | None = None
+    handover_boys: int | None = None
+    handover_girls: int | None = None
+    notes: str | None = None
+    submission_id: UUID | None = None
+    created_at: datetime | None = None
+
+
+class Release(Record):
+    __table__ = "release"
+    __generated__ = frozenset({"area_m2"})
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    activity_report_id: UUID
+    hazard_area_id: UUID
+    product: Product
+    method: Method
+    technical_asset: bool = False
+    depth_cm: int | None = None
+    release_date: date
+    geom: MultiPolygonField
+    area_m2: float | None = None
+    clipped_m2: float = 0.0
+    created_at: datetime | None = None
+
+
+class MarkerPoint(Record):
+    __table__ = "marker_point"
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    hazard_area_id: UUID | None = None
+    release_id: UUID | None = None
+    kind: MarkerKind
+    sequence: int = 0
+    bearing_deg: float | None = None
+    distance_m: float | None = None
+    description: str | None = None
+    geom: PointField
+
+
+class DeviceFind(Record):
+    __table__ = "device_find"
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    activity_report_id: UUID | None = None
+    hazard_area_id: UUID | None = None
+    ordnance_type_id: UUID
+    quantity: int = 1
+    found_date: date
+    depth_cm: int | None = None
+    condition: DeviceCondition = DeviceCondition.UNKNOWN
+    disposal_method: DisposalMethod | None = None
+    disposal_date: date | None = None
+    geom: PointField
+
+
+class Accident(Record):
+    __table__ = "accident"
+    __geometry__ = frozenset({"geom"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    kind: AccidentKind
+    accident_date: date
+    hazard_area_id: UUID | None = None
+    ordnance_type_id: UUID | None = None
+    description: str | None = None
+    geom: PointField
+
+
+class Victim(Record):
+    __table__ = "victim"
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    accident_id: UUID
+    full_name: str | None = None
+    sex: str | None = None
+    age_years: int | None = None
+    outcome: str
+    activity_at_time: str | None = None
+    tampered: bool | None = None
+
+
+class AuditEntry(Record):
+    __table__ = "audit_log"
+    __generated__ = frozenset({"id"})
+
+    id: int | None = None
+    programme_id: UUID | None = None
+    at: datetime | None = None
+    actor: str
+    action: AuditAction
+    entity: str
+    entity_id: UUID | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str | None = None
+
+
+ALL_MODELS: tuple[type[Record], ...] = (
+    Programme, Organisation, Team, Donor, Project, AppUser, ApiToken, AdminArea, Submission,
+    HazardArea, HazardAreaBoundary, EvidencePoint, OrdnanceType, Task, TaskHazardArea,
+    ActivityReport, Release, MarkerPoint, DeviceFind, Accident, Victim, AuditEntry,
+)

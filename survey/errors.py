@@ -1,0 +1,46 @@
+"""Domain errors. They know nothing of HTTP; api/errors.py maps them to status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DemineError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NotFound(DemineError):
+    """The record asked for does not exist, or the caller may not see it."""
+
+
+class InvalidInput(DemineError):
+    """A value is malformed or out of range."""
+
+
+class InvalidGeometry(InvalidInput):
+    """A geometry is not valid, empty, of the wrong type or outside the programme."""
+
+
+class LedgerConflict(DemineError):
+    """A write would break the land release ledger (overlap, excess, stale version)."""
+
+
+class IllegalTransition(DemineError):
+    """A lifecycle transition that the current state does not allow."""
+
+
+class Unauthorized(DemineError):
+    """No valid credentials were presented."""
+
+
+class Forbidden(DemineError):
+    """The caller is known but may not do this."""
+
+
+class ProvisioningError(DemineError):
+    """The database could not be found, created or started."""

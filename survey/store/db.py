@@ -1,0 +1,138 @@
+"""Finding or creating the PostGIS database, and opening connections to it.
+
+Order of preference (DESIGN.md section 7): DEMINE_DATABASE_URL; else a PostgreSQL
+server reachable at DEMINE_SERVER_URL gets a `demine` database; else a private
+cluster is started in the data directory (the embedded default).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from survey.config import Settings
+from survey.errors import ProvisioningError
+from survey.store.adapt import register_geometry
+
+CLUSTER_PORT = 54329
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same connection string pointing at another database."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def create_database(server_url: str, name: str, *, drop_first: bool = False) -> str:
+    """Create database `name` on a server (if missing) and return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if drop_first:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_dbname(server_url, name)
+
+
+def _pg_bindir() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                        key=lambda p: int(p.parent.parent.name))
+    if not candidates:
+        found = shutil.which("initdb")
+        if found:
+            return Path(found).parent
+        raise ProvisioningError(
+            "no PostgreSQL server is reachable and none is installed: run `make setup` "
+            "as root (it installs postgresql and postgis), or set DEMINE_DATABASE_URL"
+        )
+    return candidates[-1].parent
+
+
+def _run_as_owner(cmd: list[str], owner: str | None) -> None:
+    if owner:
+        cmd = ["runuser", "-u", owner, "--", *cmd]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise ProvisioningError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()}")
+
+
+def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
+    """Initialise (once) and start a PostgreSQL cluster in `data_dir`; return its server URL."""
+    bindir = _pg_bindir()
+    pgdata = (data_dir / "pgdata").resolve()
+    # PostgreSQL refuses to run as root: the cluster belongs to the postgres user then
+    owner = "postgres" if os.geteuid() == 0 else None
+    if owner:
+        try:
+            pwd.getpwnam(owner)
+        except KeyError as exc:
+            raise ProvisioningError("running as root needs a `postgres` system user") from exc
+    if not (pgdata / "PG_VERSION").exists():
+        pgdata.mkdir(parents=True, exist_ok=True)
+        if owner:
+            shutil.chown(pgdata, owner, owner)
+        _run_as_owner([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres",
+                       "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"], owner)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if not _reachable(url):
+        _run_as_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l",
+                       str(pgdata / "server.log"), "-w", "-o",
+                       f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start"], owner)
+    return url
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The URL of the demine database, creating the database or a cluster when needed."""
+    if settings.database_url:
+        if not _reachable(settings.database_url):
+            raise ProvisioningError(
+                "DEMINE_DATABASE_URL is set but the database does not answer")
+        return settings.database_url
+    server = settings.server_url
+    if not _reachable(server):
+        server = start_private_cluster(settings.data_dir)
+    return create_database(server, settings.database_name)
+
+
+def configure_connection(conn: psycopg.Connection) -> None:
+    """Per-connection set-up: geometry adapters."""
+    register_geometry(conn)
+    # TypeInfo.fetch opened a transaction; leave the connection idle for the pool
+    conn.commit()
+
+
+def open_pool(url: str, settings: Settings) -> ConnectionPool:
+    """A connection pool whose connections speak shapely; waits until it is usable."""
+    pool = ConnectionPool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
+                          configure=configure_connection, open=False,
+                          kwargs={"application_name": "demine"})
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+@contextmanager
+def connect(url: str) -> Iterator[psycopg.Connection]:
+    """One connection with the geometry adapters, for the CLI and tests."""
+    with psycopg.connect(url) as conn:
+        configure_connection(conn)
+        yield conn
