@@ -28,3 +28,6 @@ class Settings(BaseSettings):
     pool_max_size: int = 10
     token_ttl_hours: int = 12
     cookie_secure: bool = False
+    basemap_url: str | None = Field(
+        default=None, description="XYZ tile URL template for map backgrounds; none = offline"
+    )

@@ -48,6 +48,7 @@ class Record(BaseModel):
     __table__: ClassVar[str]
     __generated__: ClassVar[frozenset[str]] = frozenset()
     __geometry__: ClassVar[frozenset[str]] = frozenset()
+    __json__: ClassVar[frozenset[str]] = frozenset()
     __key__: ClassVar[tuple[str, ...]] = ("id",)
 
     def key(self) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class AdminArea(Record):
 
 class Submission(Record):
     __table__ = "submission"
+    __json__ = frozenset({"issues", "payload"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -389,6 +391,7 @@ class Victim(Record):
 class AuditEntry(Record):
     __table__ = "audit_log"
     __generated__ = frozenset({"id"})
+    __json__ = frozenset({"before", "after"})
 
     id: int | None = None
     programme_id: UUID | None = None

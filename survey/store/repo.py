@@ -36,14 +36,21 @@ def _columns(model: type[Record]) -> list[str]:
 def _writable(record: Record) -> dict[str, Any]:
     """Column values to write: set fields, without the database-generated ones."""
     values = {}
-    for name in record.model_fields:
+    for name in type(record).model_fields:
         if name in record.__generated__:
             continue
         value = getattr(record, name)
         if value is None:
             continue  # the column default (or NULL) applies
-        values[name] = _adapt(value)
+        values[name] = _column_value(record, name)
     return values
+
+
+def _column_value(record: Record, name: str) -> Any:
+    value = getattr(record, name)
+    if name in record.__json__ and value is not None:
+        return Jsonb(_jsonable(value))
+    return _adapt(value)
 
 
 def _adapt(value: Any) -> Any:
@@ -51,8 +58,6 @@ def _adapt(value: Any) -> Any:
         return value.value
     if isinstance(value, list):
         return [_adapt(v) for v in value]
-    if isinstance(value, dict):
-        return Jsonb(value)
     return value
 
 
@@ -74,7 +79,7 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(record: Record) -> dict[str, Any]:
     """A JSON-ready copy of a record for the audit log (secrets left out)."""
-    data = {name: _jsonable(getattr(record, name)) for name in record.model_fields}
+    data = {name: _jsonable(getattr(record, name)) for name in type(record).model_fields}
     for secret in ("password_hash", "token_sha256"):
         data.pop(secret, None)
     return data
@@ -203,9 +208,9 @@ def update(
     """Write every column of `record`; with `expected_version`, bump the version or refuse."""
     model = type(record)
     before = get(conn, model, **record.key())
-    values = {name: _adapt(getattr(record, name)) for name in record.model_fields
+    values = {name: _column_value(record, name) for name in type(record).model_fields
               if name not in record.__generated__ and name not in record.__key__}
-    versioned = "version" in record.model_fields
+    versioned = "version" in type(record).model_fields
     if versioned:
         values["version"] = getattr(before, "version") + 1
         if expected_version is not None and getattr(before, "version") != expected_version:
@@ -264,13 +269,14 @@ def copy_records(conn: psycopg.Connection, records: Iterable[Record], *, actor: 
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
     with conn.cursor() as cur, cur.copy(query) as copy:
         for record in rows:
-            copy.write_row([_copy_value(getattr(record, name)) for name in columns])
+            copy.write_row([_copy_value(record, name) for name in columns])
     audit(conn, actor=actor, action=AuditAction.BULK_CREATE, entity=model.__table__,
           programme_id=_programme_of(rows[0]), after={"count": len(rows)}, reason=reason)
     return len(rows)
 
 
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict):
+def _copy_value(record: Record, name: str) -> Any:
+    value = getattr(record, name)
+    if name in record.__json__ and value is not None:
         return json.dumps(_jsonable(value))
     return _adapt(value)

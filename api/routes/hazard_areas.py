@@ -1,0 +1,77 @@
+"""Hazard areas as GeoJSON (RFC 7946, lon/lat)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import Conn, HazardScope
+from api.schemas import HazardAreaPublic, HazardAreasPublic
+from survey.domain.vocab import Classification, HazardStatus
+from survey.errors import InvalidInput
+from survey.store.hazards import HazardFilter, hazard_area_feature, hazard_area_features
+
+router = APIRouter(prefix="/api/v1/hazard-areas", tags=["hazard areas"])
+
+GEOJSON = "application/geo+json"
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """`minlon,minlat,maxlon,maxlat` -> a tuple, with a message a person can act on."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from exc
+    if len(values) != 4:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidInput("bbox is not minlon,minlat,maxlon,maxlat in degrees "
+                           "(longitude first; min before max)")
+    return minx, miny, maxx, maxy
+
+
+def _page_links(request: Request, offset: int, limit: int, returned: int,
+                matched: int) -> list[dict[str, Any]]:
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + returned < matched:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        links.append({"href": str(nxt), "rel": "next", "type": GEOJSON})
+    return links
+
+
+@router.get("", response_model=HazardAreasPublic, response_class=JSONResponse)
+def list_hazard_areas(
+    request: Request,
+    conn: Conn,
+    scope: HazardScope,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    classification: Classification | None = None,
+    status: HazardStatus | None = None,
+    organisation_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Lists the hazard areas the caller may see, as a GeoJSON FeatureCollection."""
+    filters = HazardFilter(bbox=parse_bbox(bbox),
+                           classification=classification.value if classification else None,
+                           status=status.value if status else None,
+                           organisation_id=organisation_id)
+    features, matched = hazard_area_features(conn, scope=scope, filters=filters, limit=limit,
+                                             offset=offset)
+    body = {"type": "FeatureCollection", "features": features, "numberMatched": matched,
+            "numberReturned": len(features),
+            "links": _page_links(request, offset, limit, len(features), matched)}
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/{hazard_area_id}", response_model=HazardAreaPublic, response_class=JSONResponse)
+def read_hazard_area(hazard_area_id: UUID, conn: Conn, scope: HazardScope) -> JSONResponse:
+    """One hazard area as a GeoJSON Feature."""
+    feature = hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)
+    return JSONResponse(feature, media_type=GEOJSON)
