@@ -19,7 +19,8 @@ def geodesic_area_m2(geom: BaseGeometry) -> float:
     """Area in square metres on the WGS84 ellipsoid (holes subtracted, parts added)."""
     if geom.is_empty:
         return 0.0
-    area, _ = WGS84.geometry_area_perimeter(geom)
+    # pyproj sums signed ring areas: exteriors counter-clockwise, holes clockwise
+    area, _ = WGS84.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area)
 
 

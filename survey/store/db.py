@@ -76,6 +76,16 @@ def _run_as_owner(cmd: list[str], owner: str | None) -> None:
         raise ProvisioningError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()}")
 
 
+def _reachable_by(owner: str, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(directory)],  # noqa: S603,S607
+                           check=False)
+    if probe.returncode != 0:
+        raise ProvisioningError(
+            f"the {owner} user cannot reach {directory}: choose a DEMINE_DATA_DIR that it can "
+            "enter (every parent directory executable for others), or set DEMINE_DATABASE_URL")
+
+
 def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
     """Initialise (once) and start a PostgreSQL cluster in `data_dir`; return its server URL."""
     bindir = _pg_bindir()
@@ -87,6 +97,8 @@ def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
             pwd.getpwnam(owner)
         except KeyError as exc:
             raise ProvisioningError("running as root needs a `postgres` system user") from exc
+    if owner:
+        _reachable_by(owner, pgdata.parent)
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)
         if owner:
@@ -99,6 +111,15 @@ def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
                        str(pgdata / "server.log"), "-w", "-o",
                        f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start"], owner)
     return url
+
+
+def stop_private_cluster(data_dir: Path) -> None:
+    """Stop the cluster that start_private_cluster started in `data_dir` (if running)."""
+    pgdata = (data_dir / "pgdata").resolve()
+    if (pgdata / "postmaster.pid").exists():
+        owner = "postgres" if os.geteuid() == 0 else None
+        _run_as_owner([str(_pg_bindir() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w",
+                       "stop"], owner)
 
 
 def resolve_database_url(settings: Settings) -> str:

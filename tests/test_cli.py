@@ -1,0 +1,61 @@
+"""The `demine` command as a user runs it: provisioning, migrations, status."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from survey.store import db, migrate
+
+DEMINE = str(Path(sys.executable).with_name("demine"))
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DEMINE, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env}, check=False)
+
+
+def test_db_upgrade_creates_database_and_is_idempotent(server_url: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS demine_test_cli WITH (FORCE)")
+    env = {"DEMINE_SERVER_URL": server_url, "DEMINE_DATABASE_NAME": "demine_test_cli"}
+    first = run("db", "upgrade", **env)
+    assert first.returncode == 0, first.stderr
+    assert "applied migrations: 0001_postgis" in first.stderr
+    second = run("db", "upgrade", **env)
+    assert second.returncode == 0 and "applied" not in second.stderr
+    status = run("db", "status", **env)
+    assert status.returncode == 0
+    assert "0 pending" in status.stdout and "0002_core: applied" in status.stdout
+
+
+def test_unreachable_database_url_is_a_clear_error() -> None:
+    result = run("db", "upgrade", DEMINE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
+    assert result.returncode == 2
+    assert "does not answer" in result.stderr
+
+
+def test_private_cluster_when_no_server_is_reachable() -> None:
+    # the embedded default: initdb + pg_ctl in the data directory, as postgres when root
+    # (pytest's own tmp_path is private to root, so the postgres user could not reach it)
+    data_dir = Path(tempfile.mkdtemp(prefix="demine-cluster-"))
+    data_dir.chmod(0o755)
+    port = 54391
+    try:
+        url = db.start_private_cluster(data_dir, port=port)
+        assert url.endswith(f":{port}/postgres")
+        created = db.create_database(url, "demine")
+        assert [mig.name for mig in migrate.upgrade(created)][:2] == ["postgis", "core"]
+        with psycopg.connect(created) as conn:
+            assert conn.execute("SELECT count(*) FROM ordnance_type").fetchone()[0] >= 80
+        # a second start finds it running and reuses it
+        assert db.start_private_cluster(data_dir, port=port) == url
+    finally:
+        db.stop_private_cluster(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
