@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import auth, hazard_areas, health, pages
+from api.routes import auth, hazard_areas, health, ledger, pages
 from survey.config import Settings
 from survey.errors import ProvisioningError
 from survey.store.db import open_pool
@@ -38,7 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
                   "land release ledger, maps and reports.")
     app.state.settings = settings
     errors.install(app)
-    for router in (health.router, auth.router, hazard_areas.router, pages.router):
+    for router in (health.router, auth.router, hazard_areas.router, ledger.router,
+                   pages.router):
         app.include_router(router)
     static = resources.files("maps") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -8,7 +8,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from survey.domain.vocab import Classification, Contamination, Evidence, HazardStatus, LandUse
+from survey.domain.vocab import (
+    Classification,
+    Contamination,
+    Evidence,
+    HazardStatus,
+    LandUse,
+    Method,
+    Product,
+)
+from survey.ledger.lifecycle import Target
 
 
 class Health(BaseModel):
@@ -69,3 +78,119 @@ class HazardAreasPublic(BaseModel):
     numberMatched: int  # noqa: N815 (OGC API Features member names)
     numberReturned: int  # noqa: N815
     links: list[Link]
+
+
+class ReleaseCreate(BaseModel):
+    """A released polygon from an activity report."""
+
+    id: UUID | None = Field(default=None, description="client id: a retried upload with the "
+                            "same id returns the release already recorded")
+    activity_report_id: UUID
+    hazard_area_id: UUID
+    product: Product
+    method: Method
+    technical_asset: bool = False
+    depth_cm: int | None = Field(default=None, ge=0, le=1000)
+    release_date: date
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
+
+
+class ReleasePublic(BaseModel):
+    id: UUID
+    hazard_area_id: UUID
+    activity_report_id: UUID
+    product: Product
+    method: Method
+    technical_asset: bool
+    depth_cm: int | None
+    release_date: date
+    area_m2: float = Field(description="geodesic area booked, m²")
+    submitted_m2: float | None = Field(default=None, description="area of the polygon sent")
+    clipped_m2: float = Field(description="m² left out: outside the boundary (GPS noise)")
+    remaining_area_m2: float | None = Field(default=None,
+                                            description="the hazard area's remaining m² after")
+    warnings: list[str] = []
+    geometry: GeoJSONGeometry
+
+
+class TransitionCreate(BaseModel):
+    to: Target = Field(description="CHA, worked_on, closed or handed_over")
+    reason: str = Field(min_length=3, description="why: evidence found, report number, ...")
+    effective_date: date | None = Field(default=None,
+                                        description="effective date (default: today)")
+
+
+class TransitionPublic(BaseModel):
+    hazard_area_id: UUID
+    to: Target
+    before: str
+    after: str
+    effective: date
+    reason: str
+    classification: Classification
+    status: HazardStatus
+    version: int
+
+
+class LedgerSummary(BaseModel):
+    id: UUID
+    local_id: str
+    classification: Classification
+    status: HazardStatus
+    area_m2: float
+    cancelled_m2: float
+    reduced_m2: float
+    cleared_m2: float
+    remaining_area_m2: float
+    version: int
+
+
+class LedgerEntry(BaseModel):
+    id: UUID
+    release_date: date
+    product: Product
+    method: Method
+    technical_asset: bool
+    depth_cm: int | None
+    activity_report_id: UUID
+    area_m2: float
+    clipped_m2: float
+    split_from_id: UUID | None
+    created_at: datetime
+    remaining_after_m2: float
+
+
+class LedgerPublic(BaseModel):
+    hazard_area: LedgerSummary
+    releases: list[LedgerEntry]
+
+
+class HistoryEvent(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+
+
+class BoundaryVersion(BaseModel):
+    boundary_version: int
+    area_m2: float
+    valid_from: datetime
+    valid_to: datetime
+    reason: str
+    geometry: GeoJSONGeometry
+
+
+class HistoryPublic(BaseModel):
+    hazard_area: LedgerSummary
+    events: list[HistoryEvent]
+    boundaries: list[BoundaryVersion]
+
+
+class BoundaryChange(BaseModel):
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
+    reason: str = Field(min_length=3)
+    effective_date: date | None = None
+    local_id: str | None = Field(default=None, description="split only: the new area's id")

@@ -6,11 +6,15 @@ that a role's reach is decided in one place.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from uuid import UUID
+
 from psycopg import sql
 
 from survey.auth import Principal
 from survey.domain.vocab import Role
 from survey.errors import Forbidden
+from survey.ledger.stats import StatsFilter
 
 _DONOR_HAZARDS = sql.SQL(
     "EXISTS (SELECT 1 FROM task_hazard_area th JOIN task t ON t.id = th.task_id "
@@ -36,3 +40,46 @@ def hazard_scope(principal: Principal, alias: str = "h") -> sql.Composable:
         return sql.SQL("{} AND {}").format(in_programme, _DONOR_HAZARDS.format(
             alias=table, donor=sql.Literal(principal.donor_id)))
     return in_programme
+
+
+def stats_filter(principal: Principal, requested: StatsFilter) -> tuple[StatsFilter, bool]:
+    """The caller's filter narrowed to what they may see, and whether only released land.
+
+    Coordinators, operators and the public read their programme (the public only its
+    released land); donors only the projects they fund, whatever they asked for.
+    """
+    if principal.role == Role.ADMIN:
+        return requested, False
+    if principal.programme_id is None:
+        raise Forbidden("this account belongs to no programme")
+    narrowed = replace(requested, programme_id=principal.programme_id)
+    if principal.role == Role.DONOR:
+        if requested.donor_id not in (None, principal.donor_id):
+            raise Forbidden("a donor account sees the figures of its own projects only")
+        narrowed = replace(narrowed, donor_id=principal.donor_id)
+    return narrowed, principal.role == Role.PUBLIC
+
+
+def check_write(principal: Principal, *, programme_id: UUID,
+                organisation_id: UUID | None = None) -> None:
+    """Refuse a write the principal may not make.
+
+    Admins write anywhere; coordinators (the national authority) within their programme;
+    operators within their programme and only for their own organisation.
+    """
+    if principal.role == Role.ADMIN:
+        return
+    if principal.role not in (Role.COORDINATOR, Role.OPERATOR):
+        raise Forbidden(f"a {principal.role} account cannot change records")
+    if principal.programme_id != programme_id:
+        raise Forbidden("this record belongs to another programme")
+    if principal.role == Role.OPERATOR and organisation_id != principal.organisation_id:
+        raise Forbidden("operators record work for their own organisation only")
+
+
+def check_coordinator(principal: Principal, *, programme_id: UUID) -> None:
+    """Refuse what only the national authority (coordinator) or an admin may do."""
+    if principal.role == Role.ADMIN:
+        return
+    if principal.role != Role.COORDINATOR or principal.programme_id != programme_id:
+        raise Forbidden("only the national authority's coordinators may do this")

@@ -104,3 +104,104 @@ def _redact(url: str) -> str:
     if params.get("password"):
         params["password"] = "***"  # noqa: S105
     return make_conninfo(**params)
+
+
+ledger_app = typer.Typer(help="The land release ledger", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("show")
+def ledger_show(hazard_area: Annotated[str, typer.Argument(help="UUID or local id")]) -> None:
+    """Show a hazard area's books: each release and what remained after it."""
+    from psycopg import sql
+    from rich.table import Table
+
+    from survey.ledger import history
+    from survey.store import db
+
+    try:
+        url = database_url(Settings())
+        with db.connect(url) as conn:
+            books = history.ledger(conn, hazard_area_id=history.resolve_hazard_id(conn,
+                                                                                  hazard_area),
+                                   scope=sql.SQL("TRUE"))
+    except DemineError as exc:
+        raise fail(exc) from exc
+    h = books["hazard_area"]
+    console.print(f"[bold]{h['local_id']}[/bold] {h['classification']} {h['status']}: "
+                  f"{h['area_m2']:,.2f} m² = cancelled {h['cancelled_m2']:,.2f} + reduced "
+                  f"{h['reduced_m2']:,.2f} + cleared {h['cleared_m2']:,.2f} + remaining "
+                  f"{h['remaining_area_m2']:,.2f}")
+    table = Table("date", "product", "method", "area m²", "remaining after m²", "release")
+    for r in books["releases"]:
+        table.add_row(str(r["release_date"]), r["product"], r["method"], f"{r['area_m2']:,.2f}",
+                      f"{r['remaining_after_m2']:,.2f}", str(r["id"]))
+    console.print(table)
+
+
+@app.command()
+def check(repair: Annotated[bool, typer.Option(help="recompute remaining geometry of the "
+                                               "offenders and rebuild the summary")] = False
+          ) -> None:
+    """Check the conservation invariant over the whole store (exit 1 when it fails)."""
+    from survey.ledger import check as ledger_check
+    from survey.store import db
+
+    try:
+        url = database_url(Settings())
+        with db.connect(url) as conn, conn.transaction():
+            offenders = ledger_check.find_discrepancies(conn)
+            drift = ledger_check.summary_drift(conn)
+            if repair and (offenders or drift):
+                ledger_check.repair(conn, hazard_area_ids=[o.hazard_area_id for o in offenders],
+                                    actor="demine check --repair")
+                ledger_check.rebuild_summary(conn)
+                remaining_offenders = ledger_check.find_discrepancies(conn)
+                drift_after = ledger_check.summary_drift(conn)
+    except DemineError as exc:
+        raise fail(exc) from exc
+    for o in offenders:
+        console.print(f"{o.hazard_area_id} {o.local_id}: area {o.area_m2:.2f} m² ≠ released "
+                      f"{o.cancelled_m2 + o.reduced_m2 + o.cleared_m2:.2f} + remaining "
+                      f"{o.remaining_area_m2:.2f} (discrepancy {o.discrepancy_m2:+.4f} m²)")
+    if drift:
+        console.print(f"ledger summary: {drift} row(s) differ from the releases")
+    if not offenders and not drift:
+        console.print("ledger balances: area = cancelled + reduced + cleared + remaining "
+                      "for every hazard area")
+        return
+    if repair:
+        console.print(f"repaired {len(offenders)} hazard area(s) and the summary; "
+                      f"{len(remaining_offenders)} still off, summary drift {drift_after}")
+        if not remaining_offenders and not drift_after:
+            return
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def stats(
+    date_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    period: Annotated[str, typer.Option(help="day, month or year")] = "year",
+) -> None:
+    """National totals from the ledger (JSON)."""
+    import json
+    from datetime import date
+
+    from survey.ledger import stats as ledger_stats
+    from survey.store import db
+
+    if period not in ("day", "month", "year"):
+        raise typer.BadParameter("period is day, month or year")
+    try:
+        f = ledger_stats.StatsFilter(
+            date_from=date.fromisoformat(date_from) if date_from else None,
+            date_to=date.fromisoformat(date_to) if date_to else None)
+        url = database_url(Settings())
+        with db.connect(url) as conn:
+            figures = ledger_stats.ledger_stats(conn, f, period=period)  # type: ignore[arg-type]
+    except DemineError as exc:
+        raise fail(exc) from exc
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print_json(json.dumps(figures, default=str))

@@ -74,4 +74,6 @@ def list_hazard_areas(
 def read_hazard_area(hazard_area_id: UUID, conn: Conn, scope: HazardScope) -> JSONResponse:
     """One hazard area as a GeoJSON Feature."""
     feature = hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)
-    return JSONResponse(feature, media_type=GEOJSON)
+    # the version is the ETag: send it back as If-Match on a boundary change
+    etag = f'"{feature["properties"]["version"]}"'
+    return JSONResponse(feature, media_type=GEOJSON, headers={"ETag": etag})

@@ -324,6 +324,7 @@ class Release(Record):
     area_m2: float | None = None
     clipped_m2: float = 0.0
     created_at: datetime | None = None
+    split_from_id: UUID | None = None
 
 
 class MarkerPoint(Record):

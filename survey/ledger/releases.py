@@ -130,7 +130,7 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
                                            {"geom": saved.geom, **params}))
     if status == HazardStatus.OPEN:
         mark_worked_on(conn, hazard_area_id=release.hazard_area_id, actor=actor,
-                       reason=f"first release {saved.id}")
+                       reason=f"first release {saved.id}", effective=release.release_date)
     return RecordedRelease(saved, m["submitted_m2"], saved.clipped_m2, remaining_m2,
                            tuple(warnings))
 

@@ -1,0 +1,178 @@
+"""The land release ledger over HTTP: releases, a hazard area's books, its lifecycle."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api.deps import Conn, CurrentUser, HazardScope
+from api.schemas import (
+    BoundaryChange,
+    HazardAreaPublic,
+    HistoryPublic,
+    LedgerPublic,
+    ReleaseCreate,
+    ReleasePublic,
+    TransitionCreate,
+    TransitionPublic,
+)
+from survey import access
+from survey.domain.geometry import as_multipolygon, to_geojson
+from survey.domain.models import ActivityReport, HazardArea, Release
+from survey.domain.vocab import Method, Product
+from survey.errors import InvalidInput, LedgerConflict, NotFound
+from survey.ledger import boundary, history, lifecycle, record_release, stats
+from survey.store import repo
+from survey.store.hazards import hazard_area_feature
+
+router = APIRouter(prefix="/api/v1", tags=["land release ledger"])
+
+
+def _public(release: Release, **extra: object) -> ReleasePublic:
+    return ReleasePublic.model_validate(
+        release.model_dump(exclude={"geom", "programme_id", "created_at", "split_from_id"})
+        | {"geometry": to_geojson(release.geom), "area_m2": release.area_m2 or 0.0} | extra)
+
+
+@router.post("/releases", response_model=ReleasePublic, status_code=201)
+def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser,
+                   response: Response) -> ReleasePublic:
+    """Books a cancelled, reduced or cleared polygon against its hazard area."""
+    if body.id is not None:
+        try:
+            existing = repo.get(conn, Release, id=body.id)
+        except NotFound:
+            pass
+        else:
+            access.check_write(user, programme_id=existing.programme_id,
+                               organisation_id=repo.get(conn, ActivityReport,
+                                                        id=existing.activity_report_id)
+                               .organisation_id)
+            if existing.hazard_area_id != body.hazard_area_id:
+                raise LedgerConflict(f"release {body.id} is already booked on another "
+                                     "hazard area")
+            response.status_code = 200
+            return _public(existing)
+    report = repo.get(conn, ActivityReport, id=body.activity_report_id)
+    access.check_write(user, programme_id=report.programme_id,
+                       organisation_id=report.organisation_id)
+    if report.hazard_area_id != body.hazard_area_id:
+        raise InvalidInput("the activity report belongs to another hazard area")
+    fields = body.model_dump(exclude={"id", "geometry"}, exclude_none=True)
+    release = Release(programme_id=report.programme_id, geom=as_multipolygon(body.geometry),
+                      **({"id": body.id} if body.id else {}), **fields)
+    booked = record_release(conn, release=release, actor=user.username)
+    return _public(booked.release, submitted_m2=booked.submitted_m2,
+                   remaining_area_m2=booked.remaining_area_m2, warnings=list(booked.warnings))
+
+
+@router.get("/hazard-areas/{hazard_area_id}/ledger", response_model=LedgerPublic)
+def read_hazard_area_ledger(hazard_area_id: UUID, conn: Conn,
+                            scope: HazardScope) -> LedgerPublic:
+    """The area's books: totals by product and every release with what remained after it."""
+    return LedgerPublic.model_validate(history.ledger(conn, hazard_area_id=hazard_area_id,
+                                                      scope=scope))
+
+
+@router.get("/hazard-areas/{hazard_area_id}/history", response_model=HistoryPublic)
+def read_hazard_area_history(hazard_area_id: UUID, conn: Conn,
+                             scope: HazardScope) -> HistoryPublic:
+    """Transitions, changes and earlier boundaries of a hazard area."""
+    return HistoryPublic.model_validate(history.history(conn, hazard_area_id=hazard_area_id,
+                                                        scope=scope))
+
+
+def _writable_hazard(conn: Conn, user: CurrentUser, hazard_area_id: UUID,
+                     scope: HazardScope) -> HazardArea:
+    hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)  # 404 if unseen
+    return repo.get(conn, HazardArea, id=hazard_area_id)
+
+
+@router.post("/hazard-areas/{hazard_area_id}/transitions", response_model=TransitionPublic)
+def create_transition(hazard_area_id: UUID, body: TransitionCreate, conn: Conn,
+                      user: CurrentUser, scope: HazardScope) -> TransitionPublic:
+    """Moves a hazard area along its lifecycle (SHA→CHA, worked on, closed, handed over)."""
+    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
+    access.check_coordinator(user, programme_id=hazard.programme_id)
+    done = lifecycle.transition(conn, hazard_area_id=hazard_area_id, target=body.to,
+                                reason=body.reason, actor=user.username,
+                                effective=body.effective_date)
+    after = repo.get(conn, HazardArea, id=hazard_area_id)
+    return TransitionPublic(hazard_area_id=hazard_area_id, to=done.target, before=done.before,
+                            after=done.after, effective=done.effective, reason=done.reason,
+                            classification=after.classification, status=after.status,
+                            version=after.version)
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise InvalidInput("If-Match must be the hazard area's version, as its ETag gives "
+                           "it") from exc
+
+
+@router.post("/hazard-areas/{hazard_area_id}/resurvey", response_model=HazardAreaPublic)
+def update_hazard_area_boundary(
+    hazard_area_id: UUID, body: BoundaryChange, conn: Conn, user: CurrentUser,
+    scope: HazardScope, if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, object]:
+    """Replaces the boundary after a re-survey; the old one stays in the history."""
+    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
+    access.check_write(user, programme_id=hazard.programme_id,
+                       organisation_id=hazard.reporting_organisation_id)
+    boundary.resurvey(conn, hazard_area_id=hazard_area_id, geom=body.geometry,
+                      reason=body.reason, actor=user.username, effective=body.effective_date,
+                      expected_version=_expected_version(if_match))
+    return hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)
+
+
+@router.post("/hazard-areas/{hazard_area_id}/split", response_model=HazardAreaPublic,
+             status_code=201)
+def create_hazard_area_split(
+    hazard_area_id: UUID, body: BoundaryChange, conn: Conn, user: CurrentUser,
+    scope: HazardScope, if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, object]:
+    """Splits a part off into a new hazard area, which takes its releases with it."""
+    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
+    access.check_write(user, programme_id=hazard.programme_id,
+                       organisation_id=hazard.reporting_organisation_id)
+    child = boundary.split(conn, hazard_area_id=hazard_area_id, part=body.geometry,
+                           reason=body.reason, actor=user.username, local_id=body.local_id,
+                           effective=body.effective_date,
+                           expected_version=_expected_version(if_match))
+    return hazard_area_feature(conn, scope=scope, hazard_area_id=child.id)
+
+
+@router.get("/stats")
+def read_stats(
+    conn: Conn,
+    user: CurrentUser,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    period: Annotated[stats.Period, Query(description="day, month or year")] = "month",
+    organisation_id: UUID | None = None,
+    project_id: UUID | None = None,
+    donor_id: UUID | None = None,
+    admin_area_id: UUID | None = None,
+    product: Product | None = None,
+    method: Method | None = None,
+) -> dict[str, object]:
+    """Totals from the ledger: released land, remaining contamination, devices, team-days."""
+    if date_from and date_to and date_to < date_from:
+        raise InvalidInput("date_to is before date_from")
+    requested = stats.StatsFilter(date_from=date_from, date_to=date_to,
+                                  organisation_id=organisation_id, project_id=project_id,
+                                  donor_id=donor_id, admin_area_id=admin_area_id,
+                                  product=product.value if product else None,
+                                  method=method.value if method else None)
+    narrowed, released_only = access.stats_filter(user, requested)
+    figures = stats.ledger_stats(conn, narrowed, period=period, released_only=released_only)
+    return {"filters": {k: (str(v) if v is not None else None)
+                        for k, v in vars(narrowed).items()},
+            "period": period, **figures}

@@ -1,0 +1,98 @@
+"""The conservation invariant over the whole store (`demine check`), and its repair.
+
+area_m2 = cancelled + reduced + cleared + remaining_area_m2, to 0.01 m² plus a relative
+1e-9 (DESIGN.md section 4). One query finds every offender; repair recomputes the
+remaining geometry of the ids it is given from their releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import class_row
+
+from survey.domain.vocab import AuditAction
+from survey.ledger.boundary import RECOMPUTE_REMAINING
+from survey.store import repo
+
+ABS_TOLERANCE_M2 = 0.01
+REL_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    hazard_area_id: UUID
+    local_id: str
+    area_m2: float
+    cancelled_m2: float
+    reduced_m2: float
+    cleared_m2: float
+    remaining_area_m2: float
+    discrepancy_m2: float
+
+
+OFFENDERS = """
+SELECT h.id AS hazard_area_id, h.local_id, h.area_m2,
+       coalesce(r.cancelled, 0) AS cancelled_m2, coalesce(r.reduced, 0) AS reduced_m2,
+       coalesce(r.cleared, 0) AS cleared_m2, h.remaining_area_m2,
+       h.area_m2 - coalesce(r.released, 0) - h.remaining_area_m2 AS discrepancy_m2
+FROM hazard_area h
+LEFT JOIN (
+    SELECT hazard_area_id,
+           sum(area_m2) FILTER (WHERE product = 'cancelled') AS cancelled,
+           sum(area_m2) FILTER (WHERE product = 'reduced') AS reduced,
+           sum(area_m2) FILTER (WHERE product = 'cleared') AS cleared,
+           sum(area_m2) AS released
+    FROM release GROUP BY hazard_area_id
+) r ON r.hazard_area_id = h.id
+WHERE abs(h.area_m2 - coalesce(r.released, 0) - h.remaining_area_m2)
+      > %(abs)s + %(rel)s * h.area_m2
+ORDER BY h.local_id
+"""
+
+# the summary table must equal a fresh aggregation of the releases
+SUMMARY_DRIFT = """
+WITH fresh AS (
+    SELECT programme_id, day, product, method, technical_asset, organisation_id, project_id,
+           donor_id, admin_area_id, sum(area_m2) AS area_m2, count(*) AS releases
+    FROM release_attribution GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+), kept AS (
+    SELECT * FROM ledger_daily WHERE releases <> 0
+)
+SELECT count(*) FROM fresh FULL JOIN kept USING (programme_id, day, product, method,
+       technical_asset, organisation_id, project_id, donor_id, admin_area_id)
+WHERE fresh.releases IS DISTINCT FROM kept.releases
+   OR abs(coalesce(fresh.area_m2, 0) - coalesce(kept.area_m2, 0)) > %(abs)s
+"""
+
+
+def find_discrepancies(conn: psycopg.Connection) -> list[Discrepancy]:
+    """Every hazard area whose books do not balance."""
+    with conn.cursor(row_factory=class_row(Discrepancy)) as cur:
+        return cur.execute(OFFENDERS, {"abs": ABS_TOLERANCE_M2, "rel": REL_TOLERANCE}).fetchall()
+
+
+def summary_drift(conn: psycopg.Connection) -> int:
+    """How many rows of the daily summary differ from the releases (0 when in step)."""
+    row = conn.execute(SUMMARY_DRIFT, {"abs": ABS_TOLERANCE_M2}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def repair(conn: psycopg.Connection, *, hazard_area_ids: Iterable[UUID], actor: str) -> int:
+    """Recompute remaining_geom from scratch (geom minus the union of its releases)."""
+    count = 0
+    for hazard_area_id in hazard_area_ids:
+        conn.execute(RECOMPUTE_REMAINING, {"id": hazard_area_id})
+        repo.audit(conn, actor=actor, action=AuditAction.UPDATE, entity="hazard_area",
+                   entity_id=hazard_area_id, reason="demine check --repair: remaining "
+                   "recomputed from the releases")
+        count += 1
+    return count
+
+
+def rebuild_summary(conn: psycopg.Connection) -> None:
+    """Rebuild the daily summary from the releases."""
+    conn.execute("SELECT ledger_daily_rebuild()")
