@@ -110,7 +110,8 @@ def test_overview_map_requires_sign_in_then_renders(live_server: str) -> None:
 
         signed = client.post("/login", data={"username": "coordinator",
                                              "password": DEMO_PASSWORD,
-                                             "next": "/maps/overview"})
+                                             "next": "/maps/overview"},
+                             follow_redirects=True)
         assert signed.status_code == 200
         page = signed.text
         assert "/static/vendor/leaflet/leaflet.js" in page

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["land release ledger"])
 
 def _public(release: Release, **extra: object) -> ReleasePublic:
     return ReleasePublic.model_validate(
-        release.model_dump(exclude={"geom", "programme_id", "created_at", "split_from_id"})
+        release.model_dump(exclude={"geom", "programme_id", "created_at", "split_from_id", "booked_seq"})
         | {"geometry": to_geojson(release.geom), "area_m2": release.area_m2 or 0.0} | extra)
 
 

@@ -308,7 +308,7 @@ class ActivityReport(Record):
 
 class Release(Record):
     __table__ = "release"
-    __generated__ = frozenset({"area_m2"})
+    __generated__ = frozenset({"area_m2", "booked_seq"})
     __geometry__ = frozenset({"geom"})
 
     id: UUID = Field(default_factory=uuid4)
@@ -325,6 +325,7 @@ class Release(Record):
     clipped_m2: float = 0.0
     created_at: datetime | None = None
     split_from_id: UUID | None = None
+    booked_seq: int | None = None
 
 
 class MarkerPoint(Record):

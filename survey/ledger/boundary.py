@@ -21,14 +21,15 @@ from survey.domain.geometry import as_multipolygon
 from survey.domain.models import HazardArea
 from survey.domain.vocab import AuditAction, HazardStatus
 from survey.errors import InvalidGeometry, LedgerConflict, NotFound
-from survey.ledger.releases import NOISE_M2
+from survey.ledger.releases import GPS_TOLERANCE_M, NOISE_M2
 from survey.store import repo
 
 LOCK = "SELECT * FROM hazard_area WHERE id = %(id)s FOR UPDATE"
 
 RELEASES_OUTSIDE = """
 WITH b AS (SELECT demine_densify(%(geom)s) AS g)
-SELECT r.id, ST_Area(ST_Difference(r.geom, b.g)::geography) AS outside_m2
+SELECT r.id, ST_Area(ST_Difference(r.geom, b.g)::geography) AS outside_m2,
+       ST_CoveredBy(r.geom, ST_Buffer(b.g::geography, %(tolerance)s)::geometry) AS within_noise
 FROM release r, b
 WHERE r.hazard_area_id = %(id)s AND NOT ST_CoveredBy(r.geom, b.g)
 """
@@ -47,12 +48,18 @@ FROM hazard_area h WHERE h.id = %(id)s
 
 # A boundary change is rare: recomputing remaining from the area's releases here is the
 # one place a union over its history is affordable.
+# released land that the new line misses by GPS noise stays inside: the boundary takes it in
 SET_BOUNDARY = """
+WITH b AS (SELECT demine_densify(%(geom)s) AS g)
 UPDATE hazard_area h
-SET geom = demine_densify(%(geom)s),
+SET geom = ST_Multi(ST_CollectionExtract(ST_Union(b.g, coalesce(
+        (SELECT ST_Union(r.geom) FROM release r
+         WHERE r.hazard_area_id = %(id)s AND NOT ST_CoveredBy(r.geom, b.g)),
+        'MULTIPOLYGON EMPTY'::geometry)), 3)),
     date_of_information = %(effective)s,
     version = version + 1,
     updated_at = now()
+FROM b
 WHERE h.id = %(id)s
 """
 
@@ -89,15 +96,16 @@ def resurvey(conn: psycopg.Connection, *, hazard_area_id: UUID, geom: Any, reaso
     """Replace the boundary; the old one goes to history, remaining is recomputed.
 
     Every release already recorded must lie inside the new boundary: released land
-    cannot be surveyed out of the books.
+    cannot be surveyed out of the books. Where the new line misses a release by no more
+    than GPS noise (0.5 m), the boundary is widened to take the release in.
     """
     new_geom = as_multipolygon(geom)
     hazard = _locked(conn, hazard_area_id)
     _check_version(hazard, expected_version)
     params = {"id": hazard_area_id, "geom": new_geom, "reason": reason,
-              "effective": effective or date.today()}
-    outside = [(rid, area) for rid, area in conn.execute(RELEASES_OUTSIDE, params)
-               if area > NOISE_M2]
+              "effective": effective or date.today(), "tolerance": GPS_TOLERANCE_M}
+    outside = [(rid, area) for rid, area, within_noise
+               in conn.execute(RELEASES_OUTSIDE, params) if not within_noise]
     if outside:
         raise LedgerConflict(
             f"{len(outside)} release(s) would lie outside the new boundary "

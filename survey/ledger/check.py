@@ -53,17 +53,24 @@ WHERE abs(h.area_m2 - coalesce(r.released, 0) - h.remaining_area_m2)
 ORDER BY h.local_id
 """
 
-# the summary table must equal a fresh aggregation of the releases
+# the summary table must equal a fresh aggregation of the releases (nil UUID stands for
+# "none" so that the full join matches keys with NULLs in them)
 SUMMARY_DRIFT = """
 WITH fresh AS (
-    SELECT programme_id, day, product, method, technical_asset, organisation_id, project_id,
-           donor_id, admin_area_id, sum(area_m2) AS area_m2, count(*) AS releases
+    SELECT programme_id, day, product, method, technical_asset,
+           coalesce(organisation_id, %(nil)s) AS o, coalesce(project_id, %(nil)s) AS p,
+           coalesce(donor_id, %(nil)s) AS d, coalesce(admin_area_id, %(nil)s) AS a,
+           sum(area_m2) AS area_m2, count(*) AS releases
     FROM release_attribution GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ), kept AS (
-    SELECT * FROM ledger_daily WHERE releases <> 0
+    SELECT programme_id, day, product, method, technical_asset,
+           coalesce(organisation_id, %(nil)s) AS o, coalesce(project_id, %(nil)s) AS p,
+           coalesce(donor_id, %(nil)s) AS d, coalesce(admin_area_id, %(nil)s) AS a,
+           area_m2, releases
+    FROM ledger_daily WHERE releases <> 0
 )
-SELECT count(*) FROM fresh FULL JOIN kept USING (programme_id, day, product, method,
-       technical_asset, organisation_id, project_id, donor_id, admin_area_id)
+SELECT count(*) FROM fresh FULL JOIN kept
+    USING (programme_id, day, product, method, technical_asset, o, p, d, a)
 WHERE fresh.releases IS DISTINCT FROM kept.releases
    OR abs(coalesce(fresh.area_m2, 0) - coalesce(kept.area_m2, 0)) > %(abs)s
 """
@@ -77,7 +84,7 @@ def find_discrepancies(conn: psycopg.Connection) -> list[Discrepancy]:
 
 def summary_drift(conn: psycopg.Connection) -> int:
     """How many rows of the daily summary differ from the releases (0 when in step)."""
-    row = conn.execute(SUMMARY_DRIFT, {"abs": ABS_TOLERANCE_M2}).fetchone()
+    row = conn.execute(SUMMARY_DRIFT, {"abs": ABS_TOLERANCE_M2, "nil": UUID(int=0)}).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -26,10 +26,10 @@ GROUP BY h.id
 TIMELINE = """
 SELECT r.id, r.release_date, r.product, r.method, r.technical_asset, r.depth_cm,
        r.activity_report_id, r.area_m2, r.clipped_m2, r.split_from_id, r.created_at,
-       h.area_m2 - sum(r.area_m2) OVER (ORDER BY r.created_at, r.id) AS remaining_after_m2
+       h.area_m2 - sum(r.area_m2) OVER (ORDER BY r.booked_seq) AS remaining_after_m2
 FROM release r JOIN hazard_area h ON h.id = r.hazard_area_id
 WHERE r.hazard_area_id = %(id)s
-ORDER BY r.created_at, r.id
+ORDER BY r.booked_seq
 """
 
 EVENTS = """

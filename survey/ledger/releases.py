@@ -109,7 +109,7 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
             f"{release.hazard_area_id}, more than {GPS_TOLERANCE_M} m of GPS noise allows: "
             "re-survey the hazard area boundary first, or correct the release polygon",
             reason="outside_hazard_area", excess_m2=round(m["excess_m2"], 2))
-    if m["excess_m2"] > 0:
+    if m["excess_m2"] > NOISE_M2:
         warnings.append(f"{m['excess_m2']:.2f} m² outside the hazard area boundary "
                         f"(within {GPS_TOLERANCE_M} m GPS tolerance) was clipped")
     if m["overlap_m2"] > NOISE_M2:

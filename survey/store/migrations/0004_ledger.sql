@@ -2,6 +2,9 @@
 
 -- A release split in two when its hazard area is split keeps where it came from.
 ALTER TABLE release ADD COLUMN split_from_id uuid REFERENCES release(id);
+-- The order releases were booked in (created_at is the same for a whole transaction).
+ALTER TABLE release ADD COLUMN booked_seq bigint GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX release_hazard_seq_idx ON release (hazard_area_id, booked_seq);
 
 -- Released area per day and attribution, kept by statement-level triggers on release,
 -- so that national totals read thousands of summary rows instead of every release.
