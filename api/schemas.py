@@ -29,7 +29,7 @@ class Health(BaseModel):
 
 class TokenPublic(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_at: datetime
     username: str
     role: str

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 import folium
-from branca.element import Element
+from branca.element import Element, Figure
 
 from maps.style import hazard_style, legend_entries
 
@@ -67,8 +67,10 @@ def overview_map(
         minx, miny, maxx, maxy = _bounds(hazards)
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(Element(_legend_html()))
-    fmap.get_root().header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
+    root = fmap.get_root()
+    assert isinstance(root, Figure)
+    root.html.add_child(Element(_legend_html()))
+    root.header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
     return fmap
 
 

@@ -85,7 +85,7 @@ def issue_token(conn: psycopg.Connection, *, username: str, password: str,
     return token, expires, Principal.of(user)
 
 
-PRINCIPAL_BY_TOKEN = """
+USER_BY_DIGEST = """
 SELECT u.* FROM api_token t JOIN app_user u ON u.id = t.user_id
 WHERE t.token_sha256 = %(digest)s AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active
 """
@@ -94,7 +94,7 @@ WHERE t.token_sha256 = %(digest)s AND t.revoked_at IS NULL AND t.expires_at > no
 def authenticate(conn: psycopg.Connection, *, token: str) -> Principal:
     """The principal a bearer token stands for; Unauthorized if it is unknown or expired."""
     with conn.cursor(row_factory=class_row(AppUser)) as cur:
-        user = cur.execute(PRINCIPAL_BY_TOKEN, {"digest": _token_digest(token)}).fetchone()
+        user = cur.execute(USER_BY_DIGEST, {"digest": _token_digest(token)}).fetchone()
     if user is None:
         raise Unauthorized("the token is unknown, revoked or expired: sign in again")
     return Principal.of(user)

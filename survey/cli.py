@@ -103,7 +103,7 @@ def _redact(url: str) -> str:
     params = conninfo_to_dict(url)
     if params.get("password"):
         params["password"] = "***"  # noqa: S105
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 ledger_app = typer.Typer(help="The land release ledger", no_args_is_help=True)

@@ -74,7 +74,8 @@ from survey.domain.vocab import (
 )
 from survey.errors import ProvisioningError
 from survey.ledger import record_release
-from survey.ledger.lifecycle import mark_worked_on
+from survey.ledger import lifecycle
+from survey.ledger.lifecycle import Target, mark_worked_on
 from survey.store import repo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published on purpose: demo data only
@@ -1105,7 +1106,37 @@ def load(conn: psycopg.Connection, data: DemoData, *, actor: str = "demo") -> di
     copy([a.model_copy(update={"ordnance_type_id": resolve(a.ordnance_type_id)})
           if a.ordnance_type_id else a for a in data.accidents])
     copy(data.victims)
+    counts["closed"], counts["handed_over"] = _close_finished(conn, actor)
     return counts
+
+
+FINISHED = """
+SELECT h.id, max(a.report_date) FILTER (WHERE a.kind = 'completion') AS completed,
+       max(a.report_date) FILTER (WHERE a.kind = 'handover') AS handed_over
+FROM hazard_area h
+JOIN programme p ON p.id = h.programme_id
+JOIN activity_report a ON a.hazard_area_id = h.id
+WHERE h.status = 'worked_on' AND h.remaining_area_m2 < p.closure_threshold_m2
+GROUP BY h.id
+HAVING bool_or(a.kind = 'completion')
+ORDER BY h.local_id
+"""
+
+
+def _close_finished(conn: psycopg.Connection, actor: str) -> tuple[int, int]:
+    """Close the fully released areas with a completion report, and hand over those with
+    a handover certificate, through the same lifecycle rules the API applies."""
+    closed = handed = 0
+    for hazard_id, completed, handed_over in conn.execute(FINISHED).fetchall():
+        lifecycle.transition(conn, hazard_area_id=hazard_id, target=Target.CLOSED,
+                             reason="completion report", actor=actor, effective=completed)
+        closed += 1
+        if handed_over is not None:
+            lifecycle.transition(conn, hazard_area_id=hazard_id, target=Target.HANDED_OVER,
+                                 reason="handover certificate", actor=actor,
+                                 effective=handed_over)
+            handed += 1
+    return closed, handed
 
 
 # Every table of the data model but the ordnance catalogue (seeded by a migration).

@@ -54,9 +54,8 @@ def database_url(server_url: str) -> str:
 @pytest.fixture
 def conn(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection whose work is rolled back after the test."""
-    with db.connect(database_url) as connection:
-        with connection.transaction(force_rollback=True):
-            yield connection
+    with db.connect(database_url) as connection, connection.transaction(force_rollback=True):
+        yield connection
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.schemas import Health, HazardAreaPublic, HazardAreasPublic
+from api.schemas import HazardAreaPublic, HazardAreasPublic, Health
 from tests.conftest import sign_in
 
 

@@ -31,9 +31,12 @@ from survey.store.hazards import hazard_area_feature
 router = APIRouter(prefix="/api/v1", tags=["land release ledger"])
 
 
+_INTERNAL = {"geom", "programme_id", "created_at", "split_from_id", "booked_seq"}
+
+
 def _public(release: Release, **extra: object) -> ReleasePublic:
     return ReleasePublic.model_validate(
-        release.model_dump(exclude={"geom", "programme_id", "created_at", "split_from_id", "booked_seq"})
+        release.model_dump(exclude=_INTERNAL)
         | {"geometry": to_geojson(release.geom), "area_m2": release.area_m2 or 0.0} | extra)
 
 

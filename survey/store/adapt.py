@@ -34,15 +34,16 @@ def register_geometry(conn: Connection) -> None:
     info = TypeInfo.fetch(conn, "geometry")
     if info is None:
         raise ProvisioningError("the database has no PostGIS: run `demine db upgrade` first")
+    geometry_oid = info.oid
 
     class GeometryDumper(Dumper):
-        oid = info.oid
+        oid = geometry_oid
 
         def dump(self, obj: BaseGeometry) -> bytes:
             return shapely.to_wkb(_with_srid(obj), hex=True, include_srid=True).encode()
 
     class GeometryBinaryDumper(Dumper):
-        oid = info.oid
+        oid = geometry_oid
         format = Format.BINARY
 
         def dump(self, obj: BaseGeometry) -> bytes:

@@ -31,7 +31,7 @@ def with_dbname(url: str, dbname: str) -> str:
     """The same connection string pointing at another database."""
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _reachable(url: str) -> bool:

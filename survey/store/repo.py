@@ -210,14 +210,14 @@ def update(
     before = get(conn, model, **record.key())
     values = {name: _column_value(record, name) for name in type(record).model_fields
               if name not in record.__generated__ and name not in record.__key__}
-    versioned = "version" in type(record).model_fields
-    if versioned:
-        values["version"] = getattr(before, "version") + 1
-        if expected_version is not None and getattr(before, "version") != expected_version:
+    if "version" in model.model_fields:
+        current = int(before.model_dump(include={"version"})["version"])
+        values["version"] = current + 1
+        if expected_version is not None and current != expected_version:
             raise LedgerConflict(
                 f"{model.__table__.replace('_', ' ')} changed since version {expected_version} "
-                f"(now {getattr(before, 'version')}): reload it and apply your change again",
-                current_version=getattr(before, "version"))
+                f"(now {current}): reload it and apply your change again",
+                current_version=current)
     if "updated_at" in values:
         values["updated_at"] = datetime.now().astimezone()
     key = {f"key_{name}": value for name, value in record.key().items()}
