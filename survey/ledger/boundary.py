@@ -55,7 +55,7 @@ UPDATE hazard_area h
 SET geom = ST_Multi(ST_CollectionExtract(ST_Union(b.g, coalesce(
         (SELECT ST_Union(r.geom) FROM release r
          WHERE r.hazard_area_id = %(id)s AND NOT ST_CoveredBy(r.geom, b.g)),
-        'MULTIPOLYGON EMPTY'::geometry)), 3)),
+        ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))), 3)),
     date_of_information = %(effective)s,
     version = version + 1,
     updated_at = now()
