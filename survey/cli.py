@@ -163,7 +163,8 @@ def check(repair: Annotated[bool, typer.Option(help="recompute remaining geometr
     for o in offenders:
         console.print(f"{o.hazard_area_id} {o.local_id}: area {o.area_m2:.2f} m² ≠ released "
                       f"{o.cancelled_m2 + o.reduced_m2 + o.cleared_m2:.2f} + remaining "
-                      f"{o.remaining_area_m2:.2f} (discrepancy {o.discrepancy_m2:+.4f} m²)")
+                      f"{o.remaining_ground_m2:.2f} (discrepancy {o.discrepancy_m2:+.4f} m²; "
+                      f"kept remaining total {o.remaining_area_m2:.2f} m²)")
     if drift:
         console.print(f"ledger summary: {drift} row(s) differ from the releases")
     if not offenders and not drift:

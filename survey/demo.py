@@ -73,8 +73,7 @@ from survey.domain.vocab import (
     TaskStatus,
 )
 from survey.errors import ProvisioningError
-from survey.ledger import record_release
-from survey.ledger import lifecycle
+from survey.ledger import lifecycle, record_release
 from survey.ledger.lifecycle import Target, mark_worked_on
 from survey.store import repo
 

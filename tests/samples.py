@@ -56,6 +56,10 @@ def sample_records(conn: psycopg.Connection) -> dict[type[m.Record], m.Record]:
                                admin_area_id=admin.id, submission_id=sub.id,
                                date_of_information=date(2025, 5, 1), source_crs="EPSG:32637",
                                geom=MultiPolygon([SMALL_FIELD])))
+    piece = conn.execute("SELECT id FROM remaining_piece WHERE hazard_area_id = %s",
+                         (hazard.id,)).fetchone()[0]
+    out[m.RemainingPiece] = m.RemainingPiece(id=piece, hazard_area_id=hazard.id,
+                                             geom=MultiPolygon([SMALL_FIELD]))
     keep(m.HazardAreaBoundary(hazard_area_id=hazard.id, boundary_version=1,
                               geom=MultiPolygon([SMALL_FIELD]),
                               valid_from=datetime(2025, 1, 1, tzinfo=UTC),

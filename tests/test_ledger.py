@@ -44,12 +44,14 @@ def book(conn: psycopg.Connection, hazard: HazardArea, report_id: Any, geom: Any
 
 
 def books_balance(conn: psycopg.Connection, hazard_id: Any) -> float:
-    """area - released - remaining for one hazard area."""
-    row = conn.execute(
-        "SELECT h.area_m2 - coalesce(sum(r.area_m2), 0) - h.remaining_area_m2 "
-        "FROM hazard_area h LEFT JOIN release r ON r.hazard_area_id = h.id "
-        "WHERE h.id = %s GROUP BY h.id", (hazard_id,)).fetchone()
-    return float(row[0])
+    """area - released - remaining for one hazard area (the kept total and its pieces)."""
+    area, released, kept, pieces = conn.execute(
+        "SELECT h.area_m2, (SELECT coalesce(sum(area_m2), 0) FROM release "
+        "WHERE hazard_area_id = h.id), h.remaining_area_m2, (SELECT coalesce(sum(area_m2), 0) "
+        "FROM remaining_piece WHERE hazard_area_id = h.id) FROM hazard_area h WHERE h.id = %s",
+        (hazard_id,)).fetchone()
+    assert abs(kept - pieces) <= 0.01
+    return float(area - released - pieces)
 
 
 def test_worked_example(conn: psycopg.Connection, programme: Programme,
@@ -300,13 +302,19 @@ def test_check_names_a_corrupted_area_and_repair_fixes_it(conn: psycopg.Connecti
         book(conn, hazard, report.id, hazard.geom.intersection(
             strip(W, 37.302, S - 1, N + 1)))
     assert check.find_discrepancies(conn) == []
-    # someone edits remaining_geom by hand: the books no longer balance
-    conn.execute("UPDATE hazard_area SET remaining_geom = geom WHERE id = %s", (bad.id,))
+    # someone deletes remaining ground by hand: the books no longer balance
+    lost = conn.execute("DELETE FROM remaining_piece WHERE id = (SELECT id FROM "
+                        "remaining_piece WHERE hazard_area_id = %s ORDER BY area_m2 DESC "
+                        "LIMIT 1) RETURNING area_m2", (bad.id,)).fetchone()[0]
     found = check.find_discrepancies(conn)
     assert [d.local_id for d in found] == ["UA-T-BAD"]
-    assert found[0].discrepancy_m2 < -1000
+    assert found[0].discrepancy_m2 == pytest.approx(lost, abs=0.01)
     check.repair(conn, hazard_area_ids=[bad.id], actor="test")
     assert check.find_discrepancies(conn) == []
+    # a kept total that drifts from its pieces is named too
+    conn.execute("UPDATE hazard_area SET remaining_area_m2 = remaining_area_m2 + 3 "
+                 "WHERE id = %s", (good.id,))
+    assert [d.local_id for d in check.find_discrepancies(conn)] == ["UA-T-GOOD"]
 
 
 def test_summary_follows_releases_and_can_be_rebuilt(conn: psycopg.Connection,

@@ -90,8 +90,9 @@ def test_scale_books_balance_then_corruption_is_named(scale_db: str) -> None:
     with psycopg.connect(scale_db) as conn:
         victim = conn.execute("SELECT id FROM hazard_area WHERE local_id = 'UA-S-000417'"
                               ).fetchone()[0]
-        # corrupt one row on purpose: its remaining area forgets its releases
-        conn.execute("UPDATE hazard_area SET remaining_geom = geom WHERE id = %s", (victim,))
+        # corrupt one row on purpose: a piece of its remaining ground is lost
+        conn.execute("DELETE FROM remaining_piece WHERE id = (SELECT id FROM remaining_piece "
+                     "WHERE hazard_area_id = %s ORDER BY area_m2 DESC LIMIT 1)", (victim,))
     broken = check(scale_db)
     assert broken.returncode == 1
     assert str(UUID(str(victim))) in broken.stdout and "UA-S-000417" in broken.stdout

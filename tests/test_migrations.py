@@ -17,7 +17,8 @@ from tests.samples import sample_records
 
 EXPECTED_TABLES = {
     "programme", "organisation", "team", "donor", "project", "app_user", "api_token",
-    "admin_area", "submission", "hazard_area", "hazard_area_boundary", "evidence_point",
+    "admin_area", "submission", "hazard_area", "remaining_piece", "hazard_area_boundary",
+    "evidence_point",
     "ordnance_type", "task", "task_hazard_area", "activity_report", "release", "marker_point",
     "device_find", "accident", "victim", "audit_log",
 }

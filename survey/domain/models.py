@@ -183,8 +183,9 @@ class Submission(Record):
 
 class HazardArea(Record):
     __table__ = "hazard_area"
+    # remaining_area_m2 is the ledger's to write (the sum of the remaining pieces)
     __generated__ = frozenset({"area_m2", "remaining_area_m2"})
-    __geometry__ = frozenset({"geom", "remaining_geom"})
+    __geometry__ = frozenset({"geom"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -205,13 +206,24 @@ class HazardArea(Record):
     source_crs: str = "EPSG:4326"
     geom: MultiPolygonField
     area_m2: float | None = None
-    # derived: the database starts it equal to geom, the ledger subtracts each release
-    remaining_geom: RemainingField | None = None
     remaining_area_m2: float | None = None
     version: int = 1
     status_changed_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class RemainingPiece(Record):
+    """A piece of what remains of a hazard area (see migration 0002)."""
+
+    __table__ = "remaining_piece"
+    __generated__ = frozenset({"id", "area_m2"})
+    __geometry__ = frozenset({"geom"})
+
+    id: int | None = None
+    hazard_area_id: UUID
+    geom: RemainingField
+    area_m2: float | None = None
 
 
 class HazardAreaBoundary(Record):
@@ -409,6 +421,7 @@ class AuditEntry(Record):
 
 ALL_MODELS: tuple[type[Record], ...] = (
     Programme, Organisation, Team, Donor, Project, AppUser, ApiToken, AdminArea, Submission,
-    HazardArea, HazardAreaBoundary, EvidencePoint, OrdnanceType, Task, TaskHazardArea,
+    HazardArea, RemainingPiece, HazardAreaBoundary, EvidencePoint, OrdnanceType, Task,
+    TaskHazardArea,
     ActivityReport, Release, MarkerPoint, DeviceFind, Accident, Victim, AuditEntry,
 )

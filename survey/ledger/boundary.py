@@ -1,7 +1,8 @@
 """Boundary changes that keep the books straight: re-survey and split.
 
 A re-survey (technical survey improves the boundary) keeps the old boundary in
-hazard_area_boundary and recomputes what remains against the new one. A split (the part
+hazard_area_boundary and recomputes what remains against the new one (the one place
+where a union over the area's releases is affordable: boundaries change rarely). A split (the part
 that cannot be finished now becomes its own hazard area, DOMAIN.md 2.1) carries the
 releases inside the part with it; a release that straddles the cut is split in two, the
 new piece pointing at the release it came from (`split_from_id`).
@@ -65,8 +66,8 @@ WHERE h.id = %(id)s
 
 RECOMPUTE_REMAINING = """
 UPDATE hazard_area h
-SET remaining_geom = ST_Multi(ST_CollectionExtract(
-        CASE WHEN r.released IS NULL THEN h.geom ELSE ST_Difference(h.geom, r.released) END, 3))
+SET remaining_area_m2 = demine_set_remaining(h.id, CASE WHEN r.released IS NULL THEN h.geom
+        ELSE ST_Multi(ST_CollectionExtract(ST_Difference(h.geom, r.released), 3)) END)
 FROM (SELECT ST_Union(geom) AS released FROM release WHERE hazard_area_id = %(id)s) r
 WHERE h.id = %(id)s
 """
@@ -162,19 +163,30 @@ SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3))
 WHERE id = %(release)s
 """
 
+# the child's remaining ground is what remained of the parent inside the cut
+CHILD_REMAINING = """
+UPDATE hazard_area
+SET remaining_area_m2 = demine_set_remaining(%(child)s, (
+    SELECT coalesce(ST_Multi(ST_CollectionExtract(ST_Union(ST_Intersection(p.geom, %(cut)s)),
+                                                  3)),
+                    ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))
+    FROM remaining_piece p WHERE p.hazard_area_id = %(id)s AND p.geom && %(cut)s))
+WHERE id = %(child)s
+"""
+
+SHRINK_PARENT_PIECES = """
+UPDATE remaining_piece
+SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3))
+WHERE hazard_area_id = %(id)s AND geom && %(cut)s
+"""
+
 SHRINK_PARENT = """
 UPDATE hazard_area
 SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3)),
-    remaining_geom = ST_Multi(ST_CollectionExtract(ST_Difference(remaining_geom, %(cut)s), 3)),
+    remaining_area_m2 = (SELECT coalesce(sum(area_m2), 0) FROM remaining_piece
+                         WHERE hazard_area_id = %(id)s),
     version = version + 1, updated_at = now()
 WHERE id = %(id)s
-"""
-
-CHILD_REMAINING = """
-UPDATE hazard_area c
-SET remaining_geom = ST_Multi(ST_CollectionExtract(ST_Intersection(p.remaining_geom, %(cut)s), 3))
-FROM hazard_area p
-WHERE c.id = %(child)s AND p.id = %(id)s
 """
 
 
@@ -219,6 +231,9 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
             conn.execute(SPLIT_RELEASE, {**params, "release": release_id, "new_id": uuid4()})
         moved += 1
     conn.execute(CHILD_REMAINING, params)
+    conn.execute(SHRINK_PARENT_PIECES, params)
+    conn.execute("DELETE FROM remaining_piece WHERE hazard_area_id = %(id)s "
+                 "AND ST_IsEmpty(geom)", params)
     conn.execute(SHRINK_PARENT, params)
     if moved:
         conn.execute("UPDATE hazard_area SET status = %(status)s WHERE id = %(child)s",

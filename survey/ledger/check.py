@@ -1,8 +1,9 @@
 """The conservation invariant over the whole store (`demine check`), and its repair.
 
-area_m2 = cancelled + reduced + cleared + remaining_area_m2, to 0.01 m² plus a relative
-1e-9 (DESIGN.md section 4). One query finds every offender; repair recomputes the
-remaining geometry of the ids it is given from their releases.
+area_m2 = cancelled + reduced + cleared + remaining, to 0.01 m² plus a relative 1e-9
+(DESIGN.md section 4), where remaining is measured from the remaining pieces' geometry and
+must also equal the kept remaining_area_m2. One query finds every offender; repair
+rebuilds the remaining pieces of the ids it is given from their releases.
 """
 
 from __future__ import annotations
@@ -31,26 +32,35 @@ class Discrepancy:
     reduced_m2: float
     cleared_m2: float
     remaining_area_m2: float
+    remaining_ground_m2: float
     discrepancy_m2: float
 
 
+# The remaining ground is measured from its pieces, and the kept total must agree
 OFFENDERS = """
-SELECT h.id AS hazard_area_id, h.local_id, h.area_m2,
-       coalesce(r.cancelled, 0) AS cancelled_m2, coalesce(r.reduced, 0) AS reduced_m2,
-       coalesce(r.cleared, 0) AS cleared_m2, h.remaining_area_m2,
-       h.area_m2 - coalesce(r.released, 0) - h.remaining_area_m2 AS discrepancy_m2
-FROM hazard_area h
-LEFT JOIN (
+WITH r AS (
     SELECT hazard_area_id,
            sum(area_m2) FILTER (WHERE product = 'cancelled') AS cancelled,
            sum(area_m2) FILTER (WHERE product = 'reduced') AS reduced,
            sum(area_m2) FILTER (WHERE product = 'cleared') AS cleared,
            sum(area_m2) AS released
     FROM release GROUP BY hazard_area_id
-) r ON r.hazard_area_id = h.id
-WHERE abs(h.area_m2 - coalesce(r.released, 0) - h.remaining_area_m2)
-      > %(abs)s + %(rel)s * h.area_m2
-ORDER BY h.local_id
+), p AS (
+    SELECT hazard_area_id, sum(area_m2) AS pieces FROM remaining_piece GROUP BY hazard_area_id
+), books AS (
+    SELECT h.id AS hazard_area_id, h.local_id, h.area_m2,
+           coalesce(r.cancelled, 0) AS cancelled_m2, coalesce(r.reduced, 0) AS reduced_m2,
+           coalesce(r.cleared, 0) AS cleared_m2, h.remaining_area_m2,
+           coalesce(p.pieces, 0) AS remaining_ground_m2,
+           h.area_m2 - coalesce(r.released, 0) - coalesce(p.pieces, 0) AS discrepancy_m2
+    FROM hazard_area h
+    LEFT JOIN r ON r.hazard_area_id = h.id
+    LEFT JOIN p ON p.hazard_area_id = h.id
+)
+SELECT * FROM books
+WHERE abs(discrepancy_m2) > %(abs)s + %(rel)s * area_m2
+   OR abs(remaining_area_m2 - remaining_ground_m2) > %(abs)s + %(rel)s * area_m2
+ORDER BY local_id
 """
 
 # the summary table must equal a fresh aggregation of the releases (nil UUID stands for
@@ -89,7 +99,7 @@ def summary_drift(conn: psycopg.Connection) -> int:
 
 
 def repair(conn: psycopg.Connection, *, hazard_area_ids: Iterable[UUID], actor: str) -> int:
-    """Recompute remaining_geom from scratch (geom minus the union of its releases)."""
+    """Rebuild the remaining pieces from scratch (geom minus the union of its releases)."""
     count = 0
     for hazard_area_id in hazard_area_ids:
         conn.execute(RECOMPUTE_REMAINING, {"id": hazard_area_id})

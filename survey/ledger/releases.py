@@ -1,9 +1,10 @@
 """Recording a release against its hazard area (DESIGN.md section 4).
 
-All geometry work happens in PostGIS, on the one hazard area the release touches:
-containment (0.5 m of GPS noise clipped, more refused), no double counting (an overlap
-with earlier releases is refused with its area and their ids), and remaining_geom
-reduced by exactly the stored release in the same transaction.
+All geometry work happens in PostGIS, on the one hazard area the release touches and
+only on the pieces of its remaining ground that the release reaches: containment (0.5 m
+of GPS noise clipped, more refused), no double counting (an overlap with earlier
+releases is refused with its area and their ids), and the remaining area reduced by
+exactly the stored release in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,33 +25,40 @@ from survey.store import repo
 GPS_TOLERANCE_M = 0.5
 # overlaps and slivers below this are floating-point noise from earlier overlays
 NOISE_M2 = 0.01
-
-DENSIFY = "SELECT demine_densify(%(geom)s)"
+# a remaining piece grown past this many vertices (holes of releases) is cut up again
+PIECE_MAX_VERTICES = 512
 
 LOCK_HAZARD = """
 SELECT status, programme_id FROM hazard_area WHERE id = %(hazard_area_id)s FOR UPDATE
 """
 
 # One pass over the one hazard area: how far the release leaves the boundary, how much
-# of it was already released, and the part that will be stored.
+# of it was already released, and the part that will be stored. The release is densified
+# first, so that every edge the overlays cut is short (see demine_densify in 0002).
 MEASURE_RELEASE = """
-WITH hz AS (
-    SELECT geom, remaining_geom FROM hazard_area WHERE id = %(hazard_area_id)s
+WITH g AS (
+    SELECT demine_densify(%(geom)s) AS g
 ), cut AS (
-    SELECT hz.geom, hz.remaining_geom,
-           ST_Difference(%(geom)s, hz.geom) AS excess,
-           ST_Multi(ST_CollectionExtract(ST_Intersection(%(geom)s, hz.geom), 3)) AS inside
-    FROM hz
+    SELECT g.g, h.geom AS boundary,
+           ST_Difference(g.g, h.geom) AS excess,
+           ST_Multi(ST_CollectionExtract(ST_Intersection(g.g, h.geom), 3)) AS inside
+    FROM g, hazard_area h WHERE h.id = %(hazard_area_id)s
+), here AS (
+    SELECT coalesce(ST_Union(p.geom), ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))
+               AS remaining
+    FROM remaining_piece p, cut
+    WHERE p.hazard_area_id = %(hazard_area_id)s AND p.geom && cut.inside
 ), measured AS (
     SELECT
-        ST_Area(%(geom)s::geography) AS submitted_m2,
+        ST_Area(g::geography) AS submitted_m2,
         ST_Area(excess::geography) AS excess_m2,
         ST_IsEmpty(excess)
-            OR ST_CoveredBy(%(geom)s, ST_Buffer(geom::geography, %(tolerance)s)::geometry)
+            OR ST_CoveredBy(g, ST_Buffer(boundary::geography, %(tolerance)s)::geometry)
             AS within_tolerance,
-        ST_Area(ST_Difference(inside, remaining_geom)::geography) AS overlap_m2,
-        ST_Multi(ST_CollectionExtract(ST_Intersection(inside, remaining_geom), 3)) AS stored
-    FROM cut
+        ST_Area(ST_Difference(inside, remaining)::geography) AS overlap_m2,
+        ST_Multi(ST_CollectionExtract(ST_Intersection(inside, remaining), 3)) AS stored,
+        g AS densified
+    FROM cut, here
 )
 SELECT *, ST_Area(stored::geography) AS stored_m2 FROM measured
 """
@@ -62,13 +70,47 @@ WHERE hazard_area_id = %(hazard_area_id)s AND ST_Intersects(geom, %(geom)s)
 ORDER BY overlap_m2 DESC
 """
 
+# Only the pieces the release reaches are rewritten; the area's remaining_area_m2 moves
+# by exactly what those pieces lost.
 SUBTRACT_RELEASE = """
+WITH before AS (
+    SELECT id, area_m2 FROM remaining_piece
+    WHERE hazard_area_id = %(hazard_area_id)s AND geom && %(geom)s
+), after AS (
+    UPDATE remaining_piece p
+    SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(p.geom, %(geom)s), 3))
+    FROM before WHERE p.id = before.id
+    RETURNING p.id, p.area_m2, ST_NPoints(p.geom) AS vertices, ST_IsEmpty(p.geom) AS empty
+), moved AS (
+    UPDATE hazard_area h
+    SET remaining_area_m2 = h.remaining_area_m2
+            + (SELECT coalesce(sum(area_m2), 0) FROM after)
+            - (SELECT coalesce(sum(area_m2), 0) FROM before),
+        version = h.version + 1, updated_at = now()
+    WHERE h.id = %(hazard_area_id)s
+    RETURNING h.remaining_area_m2
+)
+SELECT (SELECT remaining_area_m2 FROM moved),
+       coalesce((SELECT array_agg(id) FROM after WHERE empty OR vertices > %(max_vertices)s),
+                '{}')
+"""
+
+# Emptied pieces go; overgrown ones are cut up again (their area is unchanged up to the
+# densified cut lines, and the area's total follows whatever that difference is).
+RECUT_PIECES = """
+WITH old AS (
+    DELETE FROM remaining_piece WHERE id = ANY(%(ids)s) RETURNING geom, area_m2
+), new AS (
+    INSERT INTO remaining_piece (hazard_area_id, geom)
+    SELECT %(hazard_area_id)s, p FROM old, demine_pieces(old.geom) AS p
+    WHERE NOT ST_IsEmpty(old.geom)
+    RETURNING area_m2
+)
 UPDATE hazard_area
-SET remaining_geom = ST_Multi(ST_CollectionExtract(ST_Difference(remaining_geom, %(geom)s), 3)),
-    version = version + 1,
-    updated_at = now()
+SET remaining_area_m2 = remaining_area_m2 + (SELECT coalesce(sum(area_m2), 0) FROM new)
+                        - (SELECT coalesce(sum(area_m2), 0) FROM old)
 WHERE id = %(hazard_area_id)s
-RETURNING remaining_area_m2, status
+RETURNING remaining_area_m2
 """
 
 
@@ -84,10 +126,8 @@ class RecordedRelease:
 
 
 def record_release(conn: psycopg.Connection, *, release: Release, actor: str) -> RecordedRelease:
-    """Store a release on its hazard area and reduce the area's remaining geometry."""
-    # densified first, so that every edge the overlays cut is short (see 0002_core.sql)
-    geom = next(conn.execute(DENSIFY, {"geom": release.geom}))[0]
-    params = {"hazard_area_id": release.hazard_area_id, "geom": geom,
+    """Store a release on its hazard area and reduce the area's remaining ground."""
+    params = {"hazard_area_id": release.hazard_area_id, "geom": release.geom,
               "tolerance": GPS_TOLERANCE_M}
     locked = conn.execute(LOCK_HAZARD, params).fetchone()
     if locked is None:
@@ -113,7 +153,7 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
         warnings.append(f"{m['excess_m2']:.2f} m² outside the hazard area boundary "
                         f"(within {GPS_TOLERANCE_M} m GPS tolerance) was clipped")
     if m["overlap_m2"] > NOISE_M2:
-        overlapped = _overlapped(conn, release.hazard_area_id, release.geom)
+        overlapped = _overlapped(conn, release.hazard_area_id, m["densified"])
         raise LedgerConflict(
             f"the release overlaps earlier releases of this hazard area by "
             f"{m['overlap_m2']:.2f} m²: the same ground cannot be released twice",
@@ -125,9 +165,11 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
     clipped_m2 = max(0.0, m["submitted_m2"] - m["stored_m2"])
     saved = repo.insert(conn, release.model_copy(update={"geom": m["stored"],
                                                          "clipped_m2": clipped_m2}), actor=actor)
-    with conn.cursor() as cur:
-        remaining_m2, _ = next(cur.execute(SUBTRACT_RELEASE,
-                                           {"geom": saved.geom, **params}))
+    subtract = {"hazard_area_id": release.hazard_area_id, "geom": saved.geom,
+                "max_vertices": PIECE_MAX_VERTICES}
+    remaining_m2, recut = next(conn.execute(SUBTRACT_RELEASE, subtract))
+    if recut:
+        remaining_m2 = next(conn.execute(RECUT_PIECES, {**subtract, "ids": recut}))[0]
     if status == HazardStatus.OPEN:
         mark_worked_on(conn, hazard_area_id=release.hazard_area_id, actor=actor,
                        reason=f"first release {saved.id}", effective=release.release_date)

@@ -161,10 +161,8 @@ CREATE TABLE hazard_area (
     source_crs text NOT NULL DEFAULT 'EPSG:4326',
     geom geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)),
     area_m2 double precision GENERATED ALWAYS AS (ST_Area(geom::geography)) STORED,
-    -- geom minus every release; kept by the ledger, one subtraction per release
-    remaining_geom geometry(MultiPolygon, 4326) NOT NULL CHECK (ST_IsValid(remaining_geom)),
-    remaining_area_m2 double precision
-        GENERATED ALWAYS AS (ST_Area(remaining_geom::geography)) STORED,
+    -- the sum of the geodesic areas of its remaining pieces (below), kept by the ledger
+    remaining_area_m2 double precision NOT NULL DEFAULT 0,
     version integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     status_changed_at timestamptz NOT NULL DEFAULT now(),
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -176,11 +174,56 @@ CREATE INDEX hazard_area_programme_status_idx ON hazard_area (programme_id, stat
 CREATE INDEX hazard_area_org_idx ON hazard_area (reporting_organisation_id);
 CREATE INDEX hazard_area_admin_idx ON hazard_area (admin_area_id);
 
+-- What remains of a hazard area (its geometry minus every release), held as pieces of
+-- bounded size: a release rewrites only the pieces it touches, so booking one costs the
+-- same on an area with a thousand releases as on a fresh one. The remaining geometry is
+-- the union of an area's pieces (demine_remaining); pieces of one area do not overlap.
+CREATE TABLE remaining_piece (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- deferred: a new hazard area's pieces are written just before its row
+    hazard_area_id uuid NOT NULL REFERENCES hazard_area(id) ON DELETE CASCADE
+        DEFERRABLE INITIALLY DEFERRED,
+    geom geometry(MultiPolygon, 4326) NOT NULL,
+    area_m2 double precision GENERATED ALWAYS AS (ST_Area(geom::geography)) STORED
+);
+CREATE INDEX remaining_piece_hazard_idx ON remaining_piece (hazard_area_id);
+CREATE INDEX remaining_piece_geom_idx ON remaining_piece USING gist (geom);
+
+-- Pieces of at most about 128 vertices plus their cut lines, which are densified along
+-- the straight lon/lat line (1e-4 degree steps, 4-11 m) so that neighbouring pieces keep
+-- sharing the same line: densifying them along geodesics, as demine_densify does, would
+-- bend a neighbour's longer edge differently and open millimetre gaps between pieces.
+CREATE FUNCTION demine_pieces(g geometry) RETURNS SETOF geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT p FROM (SELECT ST_Multi(ST_CollectionExtract(ST_Segmentize(s, 0.0001), 3)) AS p
+                   FROM ST_Subdivide(g, 128) AS s) d
+    WHERE NOT ST_IsEmpty(p)
+$$;
+
+CREATE FUNCTION demine_remaining(hazard uuid) RETURNS geometry
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)),
+                    ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))
+    FROM remaining_piece WHERE hazard_area_id = hazard
+$$;
+
+-- Replace an area's pieces with `g` cut to size; return the sum of their areas.
+CREATE FUNCTION demine_set_remaining(hazard uuid, g geometry) RETURNS double precision
+LANGUAGE sql AS $$
+    DELETE FROM remaining_piece WHERE hazard_area_id = hazard;
+    WITH ins AS (
+        INSERT INTO remaining_piece (hazard_area_id, geom)
+        SELECT hazard, p FROM demine_pieces(g) AS p
+        RETURNING area_m2
+    )
+    SELECT coalesce(sum(area_m2), 0) FROM ins;
+$$;
+
 CREATE FUNCTION demine_hazard_area_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.geom := demine_densify(NEW.geom);
     -- a new hazard area has released nothing: all of it remains
-    NEW.remaining_geom := NEW.geom;
+    NEW.remaining_area_m2 := demine_set_remaining(NEW.id, NEW.geom);
     RETURN NEW;
 END
 $$;
