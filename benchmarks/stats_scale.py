@@ -138,7 +138,7 @@ SETUP = [
        FROM (SELECT hazard_area_id, sum(area_m2) AS released FROM release
              GROUP BY hazard_area_id) r
        WHERE r.hazard_area_id = h.id""",
-    "ANALYZE",
+    "VACUUM ANALYZE",  # as autovacuum leaves a settled store: index-only scans can skip the heap
 ]
 
 # the released figure set without the summary: every release, joined to its attribution
@@ -183,6 +183,7 @@ def run() -> dict[str, str]:
         counts = conn.execute("SELECT (SELECT count(*) FROM hazard_area), "
                               "(SELECT count(*) FROM release), (SELECT count(*) FROM "
                               "device_find), (SELECT count(*) FROM ledger_daily)").fetchone()
+        rollup = conn.execute("SELECT count(*) FROM ledger_rollup").fetchone()[0]
         raw = timings(lambda: conn.execute(RAW_RELEASED).fetchall(), 5)
     server, base = serve(url)
     try:
@@ -199,6 +200,9 @@ def run() -> dict[str, str]:
                 "/api/v1/stats", headers=headers,
                 params={"date_from": "2024-01-01", "date_to": "2024-12-31",
                         "product": "cleared", "period": "day"}), 20)
+            one_operator = timings(lambda: client.get(
+                "/api/v1/stats", headers=headers,
+                params={"organisation_id": "00000000-0000-4000-8001-000000000002"}), 20)
     finally:
         server.should_exit = True
     median_ms = statistics.median(whole) * 1000
@@ -213,16 +217,22 @@ Requests over real HTTP (uvicorn on loopback) as a coordinator, after one warm-u
 | `GET /api/v1/stats` (whole store, all four figure sets) | {summary(whole)} |
 | `GET /api/v1/stats?date_from=2024-01-01&date_to=2024-12-31&product=cleared&period=day` \
 | {summary(filtered)} |
+| `GET /api/v1/stats?organisation_id=...` (one operator: read from `ledger_daily`) \
+| {summary(one_operator)} |
 | baseline: released figure set by raw SQL over `release` (no summary), one query | \
 {summary(raw)} |
 
 Whole-store median **{median_ms:.0f} ms** ({'meets' if median_ms < 500 else 'misses'} the
 500 ms target). What makes it so: released area is read from `ledger_daily`, a summary per
 day x product x method x technical asset x organisation x project x donor x admin area kept
-by statement-level triggers on `release` (a million releases become {counts[3]:,} rows);
-remaining contamination scans `hazard_area` (open and worked-on rows, index
-`hazard_area_programme_status_idx`); devices and team-days aggregate `device_find` and
-`activity_report` with hash joins to the small catalogue and organisation tables.
+by statement-level triggers on `release` (a million releases become {counts[3]:,} rows),
+and its rollup `ledger_rollup` (one attribution at a time: about {rollup:,} rows), which
+answers every request that filters on dates and product only;
+remaining contamination reads `hazard_area` through the covering index
+`hazard_area_stats_idx` (index-only; the store was vacuumed after loading, as autovacuum
+leaves it), grouped once by classification and contamination list; devices are counted
+per catalogue entry before they are named; team-days aggregate `activity_report`; tables
+are joined only when a filter needs them.
 """
     write_section("National statistics at 100,000 hazard areas and 1,000,000 releases", body)
     return {"median_ms": f"{median_ms:.0f}", "whole": summary(whole),

@@ -1,9 +1,12 @@
 """Totals from the ledger, one SQL statement per figure set (no Python loops over rows).
 
-Released area comes from `ledger_daily`, the summary the release triggers keep, so a
-national figure reads thousands of summary rows instead of every release; remaining
-contamination, devices and team-days are aggregated from their tables. Every figure can
-be traced: `release_attribution` lists the releases behind any released total.
+Released area comes from the summaries the release triggers keep: `ledger_rollup` (one
+attribution at a time) when the request filters on dates and product only, which is what
+national and donor-wide figures ask; `ledger_daily` (every attribution at once) when it
+filters on an organisation, project, donor, admin area or method. Remaining
+contamination, devices and team-days are aggregated from their tables, joining only what
+a filter needs. Every figure can be traced: `release_attribution` lists the releases
+behind any released total.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from psycopg.rows import dict_row
 
 Period = Literal["day", "month", "year"]
 
+ATTRIBUTIONS = ("organisation_id", "project_id", "donor_id", "admin_area_id")
+
 
 @dataclass(frozen=True)
 class StatsFilter:
@@ -33,6 +38,11 @@ class StatsFilter:
     admin_area_id: UUID | None = None
     product: str | None = None
     method: str | None = None
+
+    @property
+    def rolled_up(self) -> bool:
+        """True when the rollup can answer: no attribution or method filter."""
+        return self.method is None and all(getattr(self, a) is None for a in ATTRIBUTIONS)
 
 
 def _eq(alias: str, column: str, value: Any) -> sql.Composable:
@@ -54,19 +64,53 @@ def _dates(alias: str, column: str, f: StatsFilter) -> list[sql.Composable]:
     return parts
 
 
-def _ledger_where(f: StatsFilter) -> sql.Composable:
+def _ledger_where(f: StatsFilter, columns: tuple[str, ...]) -> sql.Composable:
     parts = _dates("d", "day", f)
-    for column in ("programme_id", "organisation_id", "project_id", "donor_id",
-                   "admin_area_id", "product", "method"):
+    for column in ("programme_id", "product", *columns):
         value = getattr(f, column)
         if value is not None:
             parts.append(_eq("d", column, value))
     return _and(parts)
 
 
-RELEASED = """
+_LABELS = """
+SELECT g.breakdown, g.product, g.method, g.technical_asset, g.period, g.area_m2, g.releases,
+       CASE g.breakdown WHEN 'organisation' THEN o.name WHEN 'project' THEN pr.code
+                        WHEN 'donor' THEN dn.name WHEN 'admin_area' THEN aa.name END AS label,
+       g.key_id
+FROM g
+LEFT JOIN organisation o ON g.breakdown = 'organisation' AND o.id = g.key_id
+LEFT JOIN project pr ON g.breakdown = 'project' AND pr.id = g.key_id
+LEFT JOIN donor dn ON g.breakdown = 'donor' AND dn.id = g.key_id
+LEFT JOIN admin_area aa ON g.breakdown = 'admin_area' AND aa.id = g.key_id
+WHERE g.releases <> 0 OR g.breakdown = 'total'
+ORDER BY g.breakdown, g.period NULLS FIRST, label NULLS FIRST, g.product, g.method
+"""
+
+RELEASED_ROLLUP = """
+WITH g AS (
+    SELECT CASE WHEN GROUPING(product) = 1 THEN 'total'
+                WHEN GROUPING(method) = 0 THEN 'method'
+                WHEN GROUPING(period) = 0 THEN 'period'
+                ELSE 'product' END AS breakdown,
+           product, method, technical_asset, period, NULL::uuid AS key_id,
+           sum(area_m2) AS area_m2, sum(releases)::bigint AS releases
+    FROM (SELECT d.*, date_trunc({period}, d.day::timestamp)::date AS period
+          FROM ledger_rollup d WHERE d.dimension = 'all' AND {where}) f
+    GROUP BY GROUPING SETS ((), (product), (product, method, technical_asset),
+                            (period, product))
+    UNION ALL
+    SELECT d.dimension, d.product, NULL, NULL, NULL, d.key_id, sum(d.area_m2),
+           sum(d.releases)::bigint
+    FROM ledger_rollup d WHERE d.dimension <> 'all' AND {where}
+    GROUP BY d.dimension, d.key_id, d.product
+)
+{labels}
+"""
+
+RELEASED_DAILY = """
 WITH f AS (
-    SELECT d.*, date_trunc({period}, d.day)::date AS period
+    SELECT d.*, date_trunc({period}, d.day::timestamp)::date AS period
     FROM ledger_daily d WHERE {where}
 ), g AS (
     SELECT CASE WHEN GROUPING(product) = 1 THEN 'total'
@@ -77,30 +121,30 @@ WITH f AS (
                 WHEN GROUPING(donor_id) = 0 THEN 'donor'
                 WHEN GROUPING(admin_area_id) = 0 THEN 'admin_area'
                 ELSE 'product' END AS breakdown,
-           product, method, technical_asset, period, organisation_id, project_id, donor_id,
-           admin_area_id, sum(area_m2) AS area_m2, sum(releases)::bigint AS releases
+           product, method, technical_asset, period,
+           coalesce(organisation_id, project_id, donor_id, admin_area_id) AS key_id,
+           sum(area_m2) AS area_m2, sum(releases)::bigint AS releases
     FROM f
     GROUP BY GROUPING SETS ((), (product), (product, method, technical_asset),
                             (period, product), (organisation_id, product),
                             (project_id, product), (donor_id, product),
                             (admin_area_id, product))
 )
-SELECT g.breakdown, g.product, g.method, g.technical_asset, g.period, g.area_m2, g.releases,
-       coalesce(o.name, pr.code, dn.name, aa.name) AS label,
-       coalesce(g.organisation_id, g.project_id, g.donor_id, g.admin_area_id) AS key_id
-FROM g
-LEFT JOIN organisation o ON o.id = g.organisation_id
-LEFT JOIN project pr ON pr.id = g.project_id
-LEFT JOIN donor dn ON dn.id = g.donor_id
-LEFT JOIN admin_area aa ON aa.id = g.admin_area_id
-WHERE g.releases <> 0 OR g.breakdown = 'total'
-ORDER BY g.breakdown, g.period NULLS FIRST, label NULLS FIRST, g.product, g.method
+{labels}
 """
 
 
 def released(conn: psycopg.Connection, f: StatsFilter, period: Period = "month") -> dict[str, Any]:
     """Released m² by product, method, period, organisation, project, donor, admin area."""
-    query = sql.SQL(RELEASED).format(period=sql.Literal(period), where=_ledger_where(f))
+    if f.rolled_up:
+        query = sql.SQL(RELEASED_ROLLUP).format(period=sql.Literal(period),
+                                                where=_ledger_where(f, ()),
+                                                labels=sql.SQL(_LABELS))
+    else:
+        query = sql.SQL(RELEASED_DAILY).format(period=sql.Literal(period),
+                                               where=_ledger_where(f, (*ATTRIBUTIONS,
+                                                                       "method")),
+                                               labels=sql.SQL(_LABELS))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query).fetchall()
     out: dict[str, Any] = {name: [] for name in ("product", "method", "period", "organisation",
@@ -143,18 +187,24 @@ def _hazard_where(f: StatsFilter) -> sql.Composable:
     return _and(parts)
 
 
+# Grouped once by classification and contamination list (a handful of distinct lists),
+# then spread over the types: the hazard areas are read in one pass.
 REMAINING = """
-WITH h AS (
-    SELECT h.id, h.classification, h.contamination, h.remaining_area_m2
+WITH g AS (
+    SELECT h.classification, h.contamination, count(*) AS n,
+           coalesce(sum(h.remaining_area_m2), 0) AS area_m2
     FROM hazard_area h
     WHERE h.status IN ('open', 'worked_on') AND {where}
+    GROUP BY h.classification, h.contamination
 )
-SELECT CASE WHEN GROUPING(classification) = 0 THEN 'classification' ELSE 'total' END AS breakdown,
-       classification AS key, count(*) AS open_areas, coalesce(sum(remaining_area_m2), 0) AS area_m2
-FROM h GROUP BY GROUPING SETS ((classification), ())
+SELECT 'classification' AS breakdown, classification AS key, sum(n) AS open_areas,
+       sum(area_m2) AS area_m2
+FROM g GROUP BY classification
 UNION ALL
-SELECT 'contamination', c.type, count(*), coalesce(sum(h.remaining_area_m2), 0)
-FROM h CROSS JOIN LATERAL unnest(h.contamination) AS c(type)
+SELECT 'total', NULL, coalesce(sum(n), 0), coalesce(sum(area_m2), 0) FROM g
+UNION ALL
+SELECT 'contamination', c.type, sum(n), sum(area_m2)
+FROM g CROSS JOIN LATERAL unnest(g.contamination) AS c(type)
 GROUP BY c.type
 ORDER BY 1, 2
 """
@@ -178,34 +228,50 @@ def remaining(conn: psycopg.Connection, f: StatsFilter) -> dict[str, Any]:
     return out
 
 
-def _report_where(alias: str, f: StatsFilter, date_column: str) -> sql.Composable:
-    """Conditions on rows tied to an activity report `ar`, its task `t` and project `p`."""
+def _report_scope(alias: str, f: StatsFilter, date_column: str,
+                  report_column: str | None) -> tuple[sql.Composable, sql.Composable]:
+    """Joins and conditions for rows tied to an activity report: only the joins a filter
+    needs are made (`report_column` is how `alias` reaches its report, or None when
+    `alias` is the report itself)."""
     parts = _dates(alias, date_column, f)
     if f.programme_id is not None:
         parts.append(_eq(alias, "programme_id", f.programme_id))
+    joins: list[sql.Composable] = []
+    report = alias
+    if report_column and any(getattr(f, a) is not None
+                             for a in ("organisation_id", "project_id", "donor_id")):
+        joins.append(sql.SQL("JOIN activity_report ar ON ar.id = {}.{}").format(
+            sql.Identifier(alias), sql.Identifier(report_column)))
+        report = "ar"
     if f.organisation_id is not None:
-        parts.append(_eq("ar", "organisation_id", f.organisation_id))
-    if f.project_id is not None:
-        parts.append(_eq("t", "project_id", f.project_id))
-    if f.donor_id is not None:
-        parts.append(_eq("p", "donor_id", f.donor_id))
+        parts.append(_eq(report, "organisation_id", f.organisation_id))
+    if f.project_id is not None or f.donor_id is not None:
+        joins.append(sql.SQL("JOIN task t ON t.id = {}.task_id").format(sql.Identifier(report)))
+        if f.project_id is not None:
+            parts.append(_eq("t", "project_id", f.project_id))
+        if f.donor_id is not None:
+            joins.append(sql.SQL("JOIN project p ON p.id = t.project_id"))
+            parts.append(_eq("p", "donor_id", f.donor_id))
     if f.admin_area_id is not None:
+        joins.append(sql.SQL("JOIN hazard_area h ON h.id = {}.hazard_area_id").format(
+            sql.Identifier(alias)))
         parts.append(_eq("h", "admin_area_id", f.admin_area_id))
-    return _and(parts)
+    return sql.SQL(" ").join(joins), _and(parts)
 
 
+# counted per catalogue entry first, then named and grouped (a few hundred rows)
 DEVICES = """
+WITH per_type AS (
+    SELECT d.ordnance_type_id, sum(d.quantity) AS found,
+           coalesce(sum(d.quantity) FILTER (WHERE d.disposal_method IS NOT NULL), 0)
+               AS destroyed
+    FROM device_find d {joins}
+    WHERE {where}
+    GROUP BY d.ordnance_type_id
+)
 SELECT o.category, o.model, GROUPING(o.model) AS per_category,
-       sum(d.quantity)::bigint AS found,
-       coalesce(sum(d.quantity) FILTER (WHERE d.disposal_method IS NOT NULL), 0)::bigint
-           AS destroyed
-FROM device_find d
-JOIN ordnance_type o ON o.id = d.ordnance_type_id
-LEFT JOIN activity_report ar ON ar.id = d.activity_report_id
-LEFT JOIN task t ON t.id = ar.task_id
-LEFT JOIN project p ON p.id = t.project_id
-LEFT JOIN hazard_area h ON h.id = d.hazard_area_id
-WHERE {where}
+       sum(n.found)::bigint AS found, sum(n.destroyed)::bigint AS destroyed
+FROM per_type n JOIN ordnance_type o ON o.id = n.ordnance_type_id
 GROUP BY GROUPING SETS ((o.category), (o.category, o.model))
 ORDER BY o.category, per_category DESC, found DESC, o.model
 """
@@ -213,7 +279,8 @@ ORDER BY o.category, per_category DESC, found DESC, o.model
 
 def devices(conn: psycopg.Connection, f: StatsFilter) -> dict[str, Any]:
     """Items found and destroyed (disposed of), by category and by model."""
-    query = sql.SQL(DEVICES).format(where=_report_where("d", f, "found_date"))
+    joins, where = _report_scope("d", f, "found_date", "activity_report_id")
+    query = sql.SQL(DEVICES).format(joins=joins, where=where)
     out: dict[str, Any] = {"total": {"found": 0, "destroyed": 0}, "category": [], "model": []}
     for category, model, per_category, found, destroyed in conn.execute(query).fetchall():
         if per_category:
@@ -229,18 +296,12 @@ def devices(conn: psycopg.Connection, f: StatsFilter) -> dict[str, Any]:
 
 PRODUCTIVITY = """
 WITH td AS (
-    SELECT ar.organisation_id, sum(ar.team_days) AS team_days
-    FROM activity_report ar
-    LEFT JOIN task t ON t.id = ar.task_id
-    LEFT JOIN project p ON p.id = t.project_id
-    LEFT JOIN hazard_area h ON h.id = ar.hazard_area_id
+    SELECT a.organisation_id, sum(a.team_days) AS team_days
+    FROM activity_report a {joins}
     WHERE {report_where}
-    GROUP BY ar.organisation_id
+    GROUP BY a.organisation_id
 ), rel AS (
-    SELECT d.organisation_id,
-           sum(d.area_m2) FILTER (WHERE d.product IN ('reduced', 'cleared')) AS worked_m2
-    FROM ledger_daily d WHERE {ledger_where}
-    GROUP BY d.organisation_id
+    {worked}
 )
 SELECT organisation_id, o.name, coalesce(td.team_days, 0) AS team_days,
        coalesce(rel.worked_m2, 0) AS worked_m2,
@@ -250,6 +311,20 @@ LEFT JOIN organisation o ON o.id = organisation_id
 ORDER BY o.name
 """
 
+WORKED_ROLLUP = """
+SELECT d.key_id AS organisation_id, sum(d.area_m2) AS worked_m2
+FROM ledger_rollup d
+WHERE d.dimension = 'organisation' AND d.product IN ('reduced', 'cleared') AND {where}
+GROUP BY d.key_id
+"""
+
+WORKED_DAILY = """
+SELECT d.organisation_id, sum(d.area_m2) AS worked_m2
+FROM ledger_daily d
+WHERE d.product IN ('reduced', 'cleared') AND {where}
+GROUP BY d.organisation_id
+"""
+
 
 def productivity(conn: psycopg.Connection, f: StatsFilter) -> list[dict[str, Any]]:
     """Team-days and m² per team-day, per organisation.
@@ -257,8 +332,13 @@ def productivity(conn: psycopg.Connection, f: StatsFilter) -> list[dict[str, Any
     The numerator is land physically worked (reduced and cleared); cancellation by
     non-technical survey is left out so that desk work does not inflate it.
     """
-    query = sql.SQL(PRODUCTIVITY).format(report_where=_report_where("ar", f, "report_date"),
-                                         ledger_where=_ledger_where(f))
+    joins, report_where = _report_scope("a", f, "report_date", None)
+    if f.rolled_up:
+        worked = sql.SQL(WORKED_ROLLUP).format(where=_ledger_where(f, ()))
+    else:
+        worked = sql.SQL(WORKED_DAILY).format(where=_ledger_where(f, (*ATTRIBUTIONS,
+                                                                      "method")))
+    query = sql.SQL(PRODUCTIVITY).format(joins=joins, report_where=report_where, worked=worked)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query).fetchall()
     return [{"organisation_id": str(r["organisation_id"]) if r["organisation_id"] else None,

@@ -39,25 +39,81 @@ JOIN hazard_area h ON h.id = r.hazard_area_id
 LEFT JOIN task t ON t.id = ar.task_id
 LEFT JOIN project p ON p.id = t.project_id;
 
--- One upsert per statement and direction; the sign subtracts what left (DELETE, UPDATE).
--- Rows that fall to zero stay until the next rebuild: they add nothing to any total.
+-- The same totals rolled up along one attribution at a time, for requests that filter on
+-- dates and product only: 'all' keeps method and technical asset, the others keep the
+-- organisation, project, donor or admin area alone. A national figure set then reads a
+-- few tens of thousands of rows however many releases there are.
+CREATE TABLE ledger_rollup (
+    programme_id uuid NOT NULL REFERENCES programme(id),
+    day date NOT NULL,
+    product text NOT NULL,
+    dimension text NOT NULL
+        CHECK (dimension IN ('all', 'organisation', 'project', 'donor', 'admin_area')),
+    method text,
+    technical_asset boolean,
+    key_id uuid,
+    area_m2 double precision NOT NULL,
+    releases integer NOT NULL,
+    CONSTRAINT ledger_rollup_key UNIQUE NULLS NOT DISTINCT
+        (programme_id, dimension, day, product, method, technical_asset, key_id)
+);
+CREATE INDEX ledger_rollup_day_idx ON ledger_rollup (programme_id, day);
+
+-- ledger_daily rows as rollup rows (used by the trigger on each change and by a rebuild)
+CREATE FUNCTION ledger_rollup_rows(
+    programme_id uuid, day date, product text, method text, technical_asset boolean,
+    organisation_id uuid, project_id uuid, donor_id uuid, admin_area_id uuid
+) RETURNS TABLE (dimension text, method text, technical_asset boolean, key_id uuid)
+LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('all', method, technical_asset, NULL::uuid),
+           ('organisation', NULL, NULL, organisation_id),
+           ('project', NULL, NULL, project_id),
+           ('donor', NULL, NULL, donor_id),
+           ('admin_area', NULL, NULL, admin_area_id)
+$$;
+
+CREATE VIEW ledger_rollup_of_daily AS
+SELECT d.programme_id, d.day, d.product, v.dimension, v.method, v.technical_asset, v.key_id,
+       sum(d.area_m2) AS area_m2, sum(d.releases)::int AS releases
+FROM ledger_daily d,
+     LATERAL ledger_rollup_rows(d.programme_id, d.day, d.product, d.method, d.technical_asset,
+                                d.organisation_id, d.project_id, d.donor_id,
+                                d.admin_area_id) v
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+-- One statement per trigger call and direction: the change, aggregated by attribution,
+-- is added to ledger_daily and to ledger_rollup; the sign subtracts what left (DELETE,
+-- UPDATE). Rows that fall to zero stay until the next rebuild: they add nothing.
 -- (The trigger itself must EXECUTE it: transition tables are visible only there.)
 CREATE FUNCTION ledger_daily_sql(transition text, sign integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT format($q$
-        INSERT INTO ledger_daily AS d (programme_id, day, product, method, technical_asset,
-                                       organisation_id, project_id, donor_id, admin_area_id,
-                                       area_m2, releases)
-        SELECT r.programme_id, r.release_date, r.product, r.method, r.technical_asset,
-               ar.organisation_id, t.project_id, p.donor_id, h.admin_area_id,
-               %2$s * sum(r.area_m2), %2$s * count(*)::int
-        FROM %1$I r
-        JOIN activity_report ar ON ar.id = r.activity_report_id
-        JOIN hazard_area h ON h.id = r.hazard_area_id
-        LEFT JOIN task t ON t.id = ar.task_id
-        LEFT JOIN project p ON p.id = t.project_id
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-        ON CONFLICT ON CONSTRAINT ledger_daily_key DO UPDATE
+        WITH delta AS (
+            SELECT r.programme_id, r.release_date AS day, r.product, r.method,
+                   r.technical_asset, ar.organisation_id, t.project_id, p.donor_id,
+                   h.admin_area_id, %2$s * sum(r.area_m2) AS area_m2,
+                   %2$s * count(*)::int AS releases
+            FROM %1$I r
+            JOIN activity_report ar ON ar.id = r.activity_report_id
+            JOIN hazard_area h ON h.id = r.hazard_area_id
+            LEFT JOIN task t ON t.id = ar.task_id
+            LEFT JOIN project p ON p.id = t.project_id
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+        ), fine AS (
+            INSERT INTO ledger_daily AS d SELECT * FROM delta
+            ON CONFLICT ON CONSTRAINT ledger_daily_key DO UPDATE
+            SET area_m2 = d.area_m2 + EXCLUDED.area_m2,
+                releases = d.releases + EXCLUDED.releases
+        )
+        INSERT INTO ledger_rollup AS d
+        SELECT x.programme_id, x.day, x.product, v.dimension, v.method, v.technical_asset,
+               v.key_id, sum(x.area_m2), sum(x.releases)::int
+        FROM delta x,
+             LATERAL ledger_rollup_rows(x.programme_id, x.day, x.product, x.method,
+                                        x.technical_asset, x.organisation_id, x.project_id,
+                                        x.donor_id, x.admin_area_id) v
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT ON CONSTRAINT ledger_rollup_key DO UPDATE
         SET area_m2 = d.area_m2 + EXCLUDED.area_m2, releases = d.releases + EXCLUDED.releases
     $q$, transition, sign)
 $$;
@@ -82,7 +138,7 @@ CREATE TRIGGER release_ledger_update AFTER UPDATE ON release
 CREATE TRIGGER release_ledger_delete AFTER DELETE ON release
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_daily_apply();
 
--- Rebuild from the releases (demine check --repair).
+-- Rebuild both summaries from the releases (demine check --repair).
 CREATE FUNCTION ledger_daily_rebuild() RETURNS void LANGUAGE sql AS $$
     DELETE FROM ledger_daily;
     INSERT INTO ledger_daily (programme_id, day, product, method, technical_asset,
@@ -92,4 +148,13 @@ CREATE FUNCTION ledger_daily_rebuild() RETURNS void LANGUAGE sql AS $$
            donor_id, admin_area_id, sum(area_m2), count(*)::int
     FROM release_attribution
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    DELETE FROM ledger_rollup;
+    INSERT INTO ledger_rollup SELECT * FROM ledger_rollup_of_daily;
 $$;
+
+-- National statistics read hazard areas through this index alone (index-only scans).
+CREATE INDEX hazard_area_stats_idx ON hazard_area (programme_id, status)
+    INCLUDE (classification, contamination, remaining_area_m2, reporting_organisation_id,
+             admin_area_id);
+CREATE INDEX device_find_stats_idx ON device_find (programme_id, found_date)
+    INCLUDE (ordnance_type_id, quantity, disposal_method);

@@ -1,0 +1,14 @@
+"""Run every benchmark and rewrite docs/benchmarks.md (`make bench`)."""
+
+from __future__ import annotations
+
+from benchmarks import release_cost, stats_scale
+
+
+def main() -> None:
+    for name, bench in (("release cost", release_cost), ("stats at scale", stats_scale)):
+        print(f"{name}: {bench.run()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
