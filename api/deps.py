@@ -30,7 +30,9 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+# scope="function": the transaction commits (or rolls back) before the response leaves,
+# so a client that reads right after a write sees it
+Conn = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import psycopg
 
 from api.schemas import HazardAreaPublic, HazardAreasPublic, Health
 from tests.conftest import sign_in
@@ -32,13 +33,19 @@ def test_wrong_password_is_refused(http: httpx.Client) -> None:
     assert response.json()["title"] == "Not signed in"
 
 
-def test_hazard_areas_are_geojson_in_lon_lat(http: httpx.Client,
+def hazard_count(api_database_url: str) -> int:
+    with psycopg.connect(api_database_url) as conn:
+        return int(conn.execute("SELECT count(*) FROM hazard_area").fetchone()[0])
+
+
+def test_hazard_areas_are_geojson_in_lon_lat(http: httpx.Client, api_database_url: str,
                                              coordinator: dict[str, str]) -> None:
     response = http.get("/api/v1/hazard-areas", headers=coordinator)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/geo+json"
     collection = HazardAreasPublic.model_validate(response.json())
-    assert collection.numberMatched == collection.numberReturned == 60
+    assert collection.numberMatched == collection.numberReturned
+    assert collection.numberMatched == hazard_count(api_database_url) >= 60
     for feature in collection.features:
         assert feature.geometry.type == "MultiPolygon"
         for polygon in feature.geometry.coordinates:
@@ -51,16 +58,18 @@ def test_hazard_areas_are_geojson_in_lon_lat(http: httpx.Client,
         assert props.area_m2 > 0 and 0 <= props.remaining_area_m2 <= props.area_m2 + 0.01
 
 
-def test_paging_and_next_links(http: httpx.Client, coordinator: dict[str, str]) -> None:
+def test_paging_and_next_links(http: httpx.Client, api_database_url: str,
+                               coordinator: dict[str, str]) -> None:
+    total = hazard_count(api_database_url)
     first = http.get("/api/v1/hazard-areas", params={"limit": 25}, headers=coordinator).json()
-    assert first["numberReturned"] == 25 and first["numberMatched"] == 60
+    assert first["numberReturned"] == 25 and first["numberMatched"] == total
     seen = [f["id"] for f in first["features"]]
     link = next(link["href"] for link in first["links"] if link["rel"] == "next")
     while link:
         page = http.get(link, headers=coordinator).json()
         seen += [f["id"] for f in page["features"]]
         link = next((lk["href"] for lk in page["links"] if lk["rel"] == "next"), None)
-    assert len(seen) == len(set(seen)) == 60
+    assert len(seen) == len(set(seen)) == total
 
 
 def test_bbox_and_filters(http: httpx.Client, coordinator: dict[str, str]) -> None:

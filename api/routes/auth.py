@@ -1,13 +1,13 @@
-"""Signing in: a bearer token for API clients, a cookie for the map pages."""
+"""Signing in for API clients: a bearer token (the map pages sign in at /login)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form
 
-from api.deps import SESSION_COOKIE, AppSettings, Conn
+from api.deps import AppSettings, Conn
 from api.schemas import TokenPublic
 from survey.auth import issue_token
 
@@ -18,14 +18,11 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 def create_token(
     conn: Conn,
     settings: AppSettings,
-    response: Response,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> TokenPublic:
     """Exchanges a username and password (form fields) for a bearer token."""
     ttl = timedelta(hours=settings.token_ttl_hours)
     token, expires, principal = issue_token(conn, username=username, password=password, ttl=ttl)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True,
-                        samesite="strict", secure=settings.cookie_secure)
     return TokenPublic(access_token=token, expires_at=expires, username=principal.username,
                        role=principal.role.value)

@@ -6,18 +6,14 @@ from fastapi import APIRouter
 
 from api.deps import Conn
 from api.schemas import Health
+from survey.store.db import server_facts
 
 router = APIRouter(tags=["health"])
-
-HEALTH = """
-SELECT current_database(), postgis_lib_version(),
-       (SELECT max(version) FROM schema_migration)
-"""
 
 
 @router.get("/health", response_model=Health)
 def read_health(conn: Conn) -> Health:
     """Checks that the database answers and PostGIS is there."""
-    row = conn.execute(HEALTH).fetchone()
-    assert row is not None
-    return Health(status="ok", database=row[0], postgis=row[1], schema_version=row[2])
+    database, postgis, schema_version = server_facts(conn)
+    return Health(status="ok", database=database, postgis=postgis,
+                  schema_version=schema_version)

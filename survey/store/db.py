@@ -157,3 +157,17 @@ def connect(url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(url) as conn:
         configure_connection(conn)
         yield conn
+
+
+SERVER_FACTS = """
+SELECT current_database(), postgis_lib_version(),
+       (SELECT max(version) FROM schema_migration)
+"""
+
+
+def server_facts(conn: psycopg.Connection) -> tuple[str, str, int]:
+    """Database name, PostGIS version and schema version: a real round trip for /health."""
+    row = conn.execute(SERVER_FACTS).fetchone()
+    if row is None:
+        raise ProvisioningError("the database did not answer")
+    return str(row[0]), str(row[1]), int(row[2])
