@@ -8,7 +8,7 @@ from typing import Any
 import folium
 from branca.element import Element, Figure
 
-from maps.style import hazard_style, legend_entries
+from maps.style import hazard_style, legend_entries, release_style
 
 # Leaflet is served by the product itself; folium's default CDN list is replaced
 LEAFLET_JS = "vendor/leaflet/leaflet.js"
@@ -22,12 +22,19 @@ def _offline(fmap: folium.Map, static_url: str) -> None:
     fmap.default_css = [("leaflet_css", f"{static_url}/{LEAFLET_CSS}")]
 
 
+def _swatch(style: dict[str, object]) -> str:
+    if "fill" in style:
+        return f"background:{style['fill']};opacity:0.75;border:1px solid #333"
+    line = "dashed" if style.get("dashed") else "solid"
+    return f"background:#fff;border:2px {line} {style['outline']}"
+
+
 def _legend_html() -> str:
     rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:14px;background:{colour};'
-        f'opacity:0.7;margin-right:6px;border:1px solid #333"></span>{escape(label)}</div>'
-        for label, colour in legend_entries())
-    return ('<div id="demine-legend" style="position:absolute;bottom:24px;left:12px;'
+        f'<div><span style="display:inline-block;width:14px;height:12px;margin-right:6px;'
+        f'{_swatch(style)}"></span>{escape(label)}</div>'
+        for label, style in legend_entries())
+    return ('<div id="demine-legend" style="position:absolute;bottom:28px;right:12px;'
             'z-index:1000;background:#fff;padding:8px 10px;font:12px sans-serif;'
             f'border:1px solid #999;border-radius:4px">{rows}</div>')
 
@@ -37,10 +44,12 @@ def overview_map(
     *,
     static_url: str = "/static",
     admin_areas: dict[str, Any] | None = None,
+    releases: dict[str, Any] | None = None,
     basemap_url: str | None = None,
     title: str = "Hazard areas",
 ) -> folium.Map:
-    """A folium map of a hazard-area FeatureCollection, styled by classification and status.
+    """A folium map of hazard areas (fill by classification, outline by status) with the
+    land released from them on top (fill by product).
 
     Without `basemap_url` the map has no background tiles, so it works with no network;
     give the URL template of a tile server (e.g. one on the local network) to add one.
@@ -64,6 +73,15 @@ def overview_map(
                 aliases=["Hazard area", "Class", "Status", "Area (m²)", "Remaining (m²)"],
                 localize=True),
         ).add_to(fmap)
+        if releases and releases.get("features"):
+            folium.GeoJson(
+                releases, name="Released land",
+                style_function=lambda feature: release_style(feature["properties"]),
+                tooltip=folium.GeoJsonTooltip(
+                    ["hazard_area", "product", "method", "release_date", "area_m2"],
+                    aliases=["Hazard area", "Product", "Method", "Date", "Area (m²)"],
+                    localize=True),
+            ).add_to(fmap)
         minx, miny, maxx, maxy = _bounds(hazards)
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -32,8 +32,23 @@ def hazard_style(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def legend_entries() -> list[tuple[str, str]]:
-    """(label, colour) pairs for a map legend."""
-    return [("Confirmed hazardous area (CHA)", CLASSIFICATION_FILL["CHA"]),
-            ("Suspected hazardous area (SHA)", CLASSIFICATION_FILL["SHA"]),
-            *[(f"Released: {product}", colour) for product, colour in PRODUCT_FILL.items()]]
+def release_style(properties: dict[str, Any]) -> dict[str, Any]:
+    """Leaflet path options for one released polygon, filled by product."""
+    return {"fillColor": PRODUCT_FILL.get(properties.get("product", ""), "#999999"),
+            "fillOpacity": 0.8, "color": "#1B5E20", "weight": 1}
+
+
+STATUS_LABELS = {"open": "Open", "worked_on": "Worked on", "closed": "Closed",
+                 "handed_over": "Handed over"}
+
+
+def legend_entries() -> list[tuple[str, dict[str, Any]]]:
+    """(label, swatch style) pairs for a map legend: fills, then status outlines."""
+    fills = [("Confirmed hazardous area (CHA)", CLASSIFICATION_FILL["CHA"]),
+             ("Suspected hazardous area (SHA)", CLASSIFICATION_FILL["SHA"]),
+             *[(f"Released: {product}", colour) for product, colour in PRODUCT_FILL.items()]]
+    outlines = [(f"Status: {STATUS_LABELS[status]}", style)
+                for status, style in STATUS_OUTLINE.items()]
+    return ([(label, {"fill": colour}) for label, colour in fills]
+            + [(label, {"outline": style["color"], "dashed": bool(style["dashArray"])})
+               for label, style in outlines])

@@ -31,7 +31,9 @@ def test_overview_map_draws_hazard_areas_offline(browser: Any, live_server: str,
     assert drawn >= 60  # 60 hazard areas, plus admin outlines
     fills = page.eval_on_selector_all("path.leaflet-interactive",
                                       "els => els.map(e => e.getAttribute('fill'))")
-    assert {"#FF0000", "#F4A718"} <= {f.upper() for f in fills if f}
+    # hazard areas by classification, released land by product
+    assert {"#FF0000", "#F4A718", "#2E7D32", "#4FA3E0", "#9BD39B"} <= {f.upper() for f in fills
+                                                                       if f}
     assert page.locator("#demine-legend").is_visible()
     page.screenshot(path=str(tmp_path / "overview.png"))
 

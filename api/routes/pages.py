@@ -15,7 +15,11 @@ from maps.overview import overview_map
 from survey import access
 from survey.auth import authenticate, issue_token
 from survey.errors import Unauthorized
-from survey.store.hazards import admin_area_collection, hazard_area_features
+from survey.store.hazards import (
+    admin_area_collection,
+    hazard_area_features,
+    release_collection,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,6 +93,7 @@ def read_overview_map(request: Request, conn: Conn, settings: AppSettings) -> Re
     scope = access.hazard_scope(principal)
     features, _ = hazard_area_features(conn, scope=scope, limit=20000)
     admin = admin_area_collection(conn, programme_id=principal.programme_id, min_level=3)
+    released = release_collection(conn, scope=scope)
     fmap = overview_map({"type": "FeatureCollection", "features": features},
-                        admin_areas=admin, basemap_url=settings.basemap_url)
+                        admin_areas=admin, releases=released, basemap_url=settings.basemap_url)
     return HTMLResponse(fmap.get_root().render())

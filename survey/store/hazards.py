@@ -105,3 +105,24 @@ def admin_area_collection(conn: psycopg.Connection, *, programme_id: UUID | None
     row = conn.execute(ADMIN_AREAS, {"programme_id": programme_id,
                                      "min_level": min_level}).fetchone()
     return dict(row[0]) if row else {"type": "FeatureCollection", "features": []}
+
+
+RELEASES = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
+    json_build_object('type', 'Feature', 'id', r.id,
+                      'geometry', ST_AsGeoJSON(r.geom, {digits})::json,
+                      'properties', json_build_object(
+                          'hazard_area', h.local_id, 'product', r.product,
+                          'method', r.method, 'release_date', r.release_date,
+                          'area_m2', r.area_m2))
+    ORDER BY r.booked_seq), '[]'::json))
+FROM release r JOIN hazard_area h ON h.id = r.hazard_area_id
+WHERE {scope}
+"""
+
+
+def release_collection(conn: psycopg.Connection, *, scope: sql.Composable) -> dict[str, Any]:
+    """Released land of the hazard areas in scope, as one GeoJSON FeatureCollection."""
+    query = sql.SQL(RELEASES).format(digits=sql.Literal(GEOJSON_DIGITS), scope=scope)
+    row = conn.execute(query).fetchone()
+    return dict(row[0]) if row else {"type": "FeatureCollection", "features": []}
