@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.deps import Conn, CurrentUser, HazardScope
 from api.schemas import (
@@ -120,35 +121,46 @@ def _expected_version(if_match: str | None) -> int | None:
                            "it") from exc
 
 
-@router.post("/hazard-areas/{hazard_area_id}/resurvey", response_model=HazardAreaPublic)
-def update_hazard_area_boundary(
-    hazard_area_id: UUID, body: BoundaryChange, conn: Conn, user: CurrentUser,
-    scope: HazardScope, if_match: Annotated[str | None, Header()] = None,
-) -> dict[str, object]:
-    """Replaces the boundary after a re-survey; the old one stays in the history."""
+@dataclass(frozen=True)
+class BoundaryEdit:
+    """A boundary change the caller may make, with the version it was made against."""
+
+    hazard: HazardArea
+    expected_version: int | None
+
+
+def boundary_edit(hazard_area_id: UUID, conn: Conn, user: CurrentUser, scope: HazardScope,
+                  if_match: Annotated[str | None, Header()] = None) -> BoundaryEdit:
     hazard = _writable_hazard(conn, user, hazard_area_id, scope)
     access.check_write(user, programme_id=hazard.programme_id,
                        organisation_id=hazard.reporting_organisation_id)
+    return BoundaryEdit(hazard, _expected_version(if_match))
+
+
+Edit = Annotated[BoundaryEdit, Depends(boundary_edit)]
+
+
+@router.post("/hazard-areas/{hazard_area_id}/resurvey", response_model=HazardAreaPublic)
+def update_hazard_area_boundary(hazard_area_id: UUID, body: BoundaryChange, edit: Edit,
+                                conn: Conn, user: CurrentUser,
+                                scope: HazardScope) -> dict[str, object]:
+    """Replaces the boundary after a re-survey; the old one stays in the history."""
     boundary.resurvey(conn, hazard_area_id=hazard_area_id, geom=body.geometry,
                       reason=body.reason, actor=user.username, effective=body.effective_date,
-                      expected_version=_expected_version(if_match))
+                      expected_version=edit.expected_version)
     return hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)
 
 
 @router.post("/hazard-areas/{hazard_area_id}/split", response_model=HazardAreaPublic,
              status_code=201)
-def create_hazard_area_split(
-    hazard_area_id: UUID, body: BoundaryChange, conn: Conn, user: CurrentUser,
-    scope: HazardScope, if_match: Annotated[str | None, Header()] = None,
-) -> dict[str, object]:
+def create_hazard_area_split(hazard_area_id: UUID, body: BoundaryChange, edit: Edit,
+                             conn: Conn, user: CurrentUser,
+                             scope: HazardScope) -> dict[str, object]:
     """Splits a part off into a new hazard area, which takes its releases with it."""
-    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
-    access.check_write(user, programme_id=hazard.programme_id,
-                       organisation_id=hazard.reporting_organisation_id)
     child = boundary.split(conn, hazard_area_id=hazard_area_id, part=body.geometry,
                            reason=body.reason, actor=user.username, local_id=body.local_id,
                            effective=body.effective_date,
-                           expected_version=_expected_version(if_match))
+                           expected_version=edit.expected_version)
     return hazard_area_feature(conn, scope=scope, hazard_area_id=child.id)
 
 
