@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -19,8 +18,6 @@ from survey.domain.geometry import geodesic_area_m2
 from survey.domain.vocab import Classification, Evidence, Product
 from survey.store import db, migrate
 
-SERVER_URL = os.environ.get("DEMINE_TEST_SERVER_URL",
-                            "postgresql://postgres@127.0.0.1:5432/postgres")
 DEMO_DB = "demine_test_demo"
 
 
@@ -34,9 +31,9 @@ def data() -> demo.DemoData:
 
 
 @pytest.fixture(scope="module")
-def demo_conn() -> Iterator[psycopg.Connection]:
+def demo_conn(server_url: str) -> Iterator[psycopg.Connection]:
     """A connection to a fresh, migrated database of its own."""
-    url = db.create_database(SERVER_URL, DEMO_DB, drop_first=True)
+    url = db.create_database(server_url, DEMO_DB, drop_first=True)
     migrate.upgrade(url)
     with db.connect(url) as conn:
         yield conn
