@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from survey.errors import (
     InvalidInput,
     LedgerConflict,
     NotFound,
+    PreconditionRequired,
     ProvisioningError,
     Unauthorized,
 )
@@ -33,16 +35,23 @@ STATUS: list[tuple[type[DemineError], int, str]] = [
     (InvalidInput, 422, "Invalid input"),
     (LedgerConflict, 409, "Ledger conflict"),
     (IllegalTransition, 409, "Illegal transition"),
+    (PreconditionRequired, 428, "Version required"),
     (Unauthorized, 401, "Not signed in"),
     (Forbidden, 403, "Forbidden"),
     (ProvisioningError, 503, "Database unavailable"),
 ]
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+RESERVED = {"type", "title", "status", "detail", "instance"}
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
+    """A problem+json response; extension members never overwrite the standard ones."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            **{k: v for k, v in extra.items() if k not in RESERVED}}
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -68,8 +77,32 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), str(exc.detail))
 
 
+# Constraint violations that the domain did not catch first: the database is the last
+# line of defence, and its refusal is still a clear answer, never a bare 500.
+async def _database_refusal(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, psycopg.Error)
+    diag = exc.diag
+    where = f" ({diag.constraint_name})" if diag.constraint_name else ""
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return problem(409, "Already exists", (diag.message_detail or "a record with these "
+                       "values already exists") + " Use another identifier.")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return problem(422, "Unknown reference", "the record refers to something that does "
+                       f"not exist{where}: check the ids sent")
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return problem(422, "Invalid input", f"a value is not allowed here{where}: check the "
+                       "fields against the API documentation")
+    if isinstance(exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure
+                  | psycopg.errors.LockNotAvailable):
+        return problem(503, "Busy", "another change to the same records was in progress: "
+                       "send the request again", headers={"Retry-After": "1"})
+    log.exception("database error on %s", request.url.path)
+    return problem(500, "Internal error", "the server could not complete the request")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(DemineError, _domain_error)
+    app.add_exception_handler(psycopg.Error, _database_refusal)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -193,4 +193,5 @@ class BoundaryChange(BaseModel):
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
     reason: str = Field(min_length=3)
     effective_date: date | None = None
-    local_id: str | None = Field(default=None, description="split only: the new area's id")
+    local_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+                                 description="split only: the new area's id")

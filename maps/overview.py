@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import folium
 from branca.element import Element, Figure
 
-from maps.style import hazard_style, legend_entries, release_style
+from maps.style import ADMIN_OUTLINE, hazard_style, legend_entries, release_style
 
 # Leaflet is served by the product itself; folium's default CDN list is replaced
 LEAFLET_JS = "vendor/leaflet/leaflet.js"
@@ -60,29 +61,19 @@ def overview_map(
     if basemap_url:
         folium.TileLayer(basemap_url, attr="basemap", name="Basemap").add_to(fmap)
     if admin_areas and admin_areas.get("features"):
-        folium.GeoJson(admin_areas, name="Administrative areas",
-                       style_function=lambda _f: {"color": "#555", "weight": 1, "fill": False,
-                                                  "dashArray": "4 4"},
-                       tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(fmap)
+        _layer(admin_areas, "Administrative areas", lambda _p: ADMIN_OUTLINE,
+               {"name": "Administrative area"}).add_to(fmap)
     if hazards.get("features"):
-        folium.GeoJson(
-            hazards, name=title,
-            style_function=lambda feature: hazard_style(feature["properties"]),
-            tooltip=folium.GeoJsonTooltip(
-                ["local_id", "classification", "status", "area_m2", "remaining_area_m2"],
-                aliases=["Hazard area", "Class", "Status", "Area (m²)", "Remaining (m²)"],
-                localize=True),
-        ).add_to(fmap)
-        if releases and releases.get("features"):
-            folium.GeoJson(
-                releases, name="Released land",
-                style_function=lambda feature: release_style(feature["properties"]),
-                tooltip=folium.GeoJsonTooltip(
-                    ["hazard_area", "product", "method", "release_date", "area_m2"],
-                    aliases=["Hazard area", "Product", "Method", "Date", "Area (m²)"],
-                    localize=True),
-            ).add_to(fmap)
-        minx, miny, maxx, maxy = _bounds(hazards)
+        _layer(hazards, title, hazard_style,
+               {"local_id": "Hazard area", "classification": "Class", "status": "Status",
+                "area_m2": "Area (m²)", "remaining_area_m2": "Remaining (m²)"}).add_to(fmap)
+    if releases and releases.get("features"):
+        _layer(releases, "Released land", release_style,
+               {"hazard_area": "Hazard area", "product": "Product", "method": "Method",
+                "release_date": "Date", "area_m2": "Area (m²)"}).add_to(fmap)
+    shown = hazards if hazards.get("features") else (releases or {"features": []})
+    if shown.get("features"):
+        minx, miny, maxx, maxy = _bounds(shown)
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.LayerControl(collapsed=False).add_to(fmap)
     root = fmap.get_root()
@@ -90,6 +81,30 @@ def overview_map(
     root.html.add_child(Element(_legend_html()))
     root.header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
     return fmap
+
+
+def _escaped(collection: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The collection with the tooltip fields HTML-escaped: folium's tooltips write them
+    as HTML, and names and local ids are free text from the field."""
+    features = []
+    for feature in collection["features"]:
+        props = dict(feature.get("properties") or {})
+        for name in fields:
+            if isinstance(props.get(name), str):
+                props[name] = escape(props[name])
+        features.append({**feature, "properties": props})
+    return {**collection, "features": features}
+
+
+def _layer(collection: dict[str, Any], name: str,
+           style: Callable[[dict[str, Any]], dict[str, Any]],
+           tooltip: dict[str, str]) -> folium.GeoJson:
+    """A GeoJSON layer styled from each feature's properties, with an escaped tooltip."""
+    fields = list(tooltip)
+    return folium.GeoJson(
+        _escaped(collection, fields), name=name,
+        style_function=lambda feature: style(feature["properties"]),
+        tooltip=folium.GeoJsonTooltip(fields, aliases=list(tooltip.values()), localize=True))
 
 
 def _bounds(collection: dict[str, Any]) -> tuple[float, float, float, float]:

@@ -42,6 +42,16 @@ def hazard_scope(principal: Principal, alias: str = "h") -> sql.Composable:
     return in_programme
 
 
+def release_scope(principal: Principal, alias: str = "h") -> sql.Composable:
+    """Condition on the hazard areas (alias `alias`) whose released land the principal may
+    see: what hazard_scope allows, and for the public the released land of its programme
+    (DESIGN.md section 5: the public viewer sees released land only)."""
+    if principal.role == Role.PUBLIC and principal.programme_id is not None:
+        return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
+                                                     sql.Literal(principal.programme_id))
+    return hazard_scope(principal, alias)
+
+
 def stats_filter(principal: Principal, requested: StatsFilter) -> tuple[StatsFilter, bool]:
     """The caller's filter narrowed to what they may see, and whether only released land.
 

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from uuid import UUID
 
 import psycopg
@@ -43,6 +44,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
+@cache
+def _unknown_user_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -74,7 +80,9 @@ def issue_token(conn: psycopg.Connection, *, username: str, password: str,
     """Check a password and issue a bearer token; only its SHA-256 is stored."""
     with conn.cursor(row_factory=class_row(AppUser)) as cur:
         user = cur.execute(USER_BY_NAME, {"username": username}).fetchone()
-    if user is None or not verify_password(password, user.password_hash):
+    # an unknown user costs the same scrypt as a known one: timing tells no usernames
+    stored = user.password_hash if user is not None else _unknown_user_hash()
+    if not verify_password(password, stored) or user is None:
         raise Unauthorized("unknown user or wrong password")
     token = secrets.token_urlsafe(32)
     expires = datetime.now().astimezone() + ttl

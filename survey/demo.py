@@ -72,12 +72,13 @@ from survey.domain.vocab import (
     Role,
     TaskStatus,
 )
-from survey.errors import ProvisioningError
+from survey.errors import InvalidInput, ProvisioningError
 from survey.ledger import lifecycle, record_release
 from survey.ledger.lifecycle import Target, mark_worked_on
 from survey.store import repo
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published on purpose: demo data only
+DEMO_PROGRAMME_NAME = "Ukraine — Kharkiv oblast demo"
 DEMO_USERS = ["admin", "coordinator", "operator.halo", "operator.fsd", "donor.eu"]
 
 # The demo's "today": every date is drawn relative to fixed dates, never the clock.
@@ -464,7 +465,7 @@ class _Builder:
 
     def _programme(self) -> Programme:
         return Programme(id=self.uuid(), code="UA", country_iso="UA",
-                         name="Ukraine — Kharkiv oblast demo", extent=UKRAINE_BOX,
+                         name=DEMO_PROGRAMME_NAME, extent=UKRAINE_BOX,
                          national_crs=32637, closure_threshold_m2=1.0, languages=["uk", "en"])
 
     def build(self) -> DemoData:
@@ -1142,8 +1143,22 @@ def _close_finished(conn: psycopg.Connection, actor: str) -> tuple[int, int]:
 DATA_TABLES = [m.__table__ for m in ALL_MODELS if m.__table__ != "ordnance_type"]
 
 
+OTHER_PROGRAMMES = "SELECT code, name FROM programme WHERE name <> %(demo)s ORDER BY code"
+
+
 def reset(conn: psycopg.Connection) -> None:
-    """Delete all programme data (the ordnance catalogue and schema versions stay)."""
+    """Delete all programme data (the ordnance catalogue and schema versions stay).
+
+    Refused when the database holds any programme other than the demo's: the demo must
+    never wipe real records.
+    """
+    others = conn.execute(OTHER_PROGRAMMES, {"demo": DEMO_PROGRAMME_NAME}).fetchall()
+    if others:
+        raise InvalidInput(
+            "this database holds real programme data (" + ", ".join(
+                f"{code} {name}" for code, name in others) + "): the demo only replaces "
+            "its own data; point DEMINE_DATABASE_NAME or DEMINE_DATABASE_URL at another "
+            "database", programmes=[code for code, _ in others])
     conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
         sql.SQL(", ").join(map(sql.Identifier, DATA_TABLES))))
 

@@ -30,6 +30,10 @@ class LedgerConflict(DemineError):
     """A write would break the land release ledger (overlap, excess, stale version)."""
 
 
+class PreconditionRequired(DemineError):
+    """A change that must name the version it was made against, and did not."""
+
+
 class IllegalTransition(DemineError):
     """A lifecycle transition that the current state does not allow."""
 

@@ -133,3 +133,36 @@ def test_openapi_docs_are_served(http: httpx.Client) -> None:
     assert http.get("/docs").status_code == 200
     spec = http.get("/openapi.json").json()
     assert "/api/v1/hazard-areas" in spec["paths"]
+
+
+def test_public_viewer_sees_released_land_only(http: httpx.Client, api_database_url: str,
+                                               live_server: str) -> None:
+    from survey.auth import hash_password
+
+    with psycopg.connect(api_database_url) as conn:
+        conn.execute("INSERT INTO app_user (programme_id, username, full_name, role, "
+                     "password_hash) SELECT id, 'public.viewer', 'Public', 'public', %s "
+                     "FROM programme ON CONFLICT (username) DO NOTHING",
+                     (hash_password("public-pass"),))
+    token = http.post("/api/v1/auth/token", data={"username": "public.viewer",
+                                                   "password": "public-pass"}).json()
+    public = {"Authorization": f"Bearer {token['access_token']}"}
+    assert http.get("/api/v1/hazard-areas", headers=public).status_code == 403
+    stats = http.get("/api/v1/stats", headers=public).json()
+    assert stats["released"]["total"]["area_m2"] > 0
+    assert "remaining" not in stats and "devices" not in stats
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        page = client.post("/login", data={"username": "public.viewer",
+                                           "password": "public-pass"}, follow_redirects=True)
+        assert page.status_code == 200
+        assert "Released land" in page.text and '"remaining_area_m2"' not in page.text
+
+
+def test_login_never_redirects_off_site(live_server: str) -> None:
+    from survey.demo import DEMO_PASSWORD
+
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        for target in ("//evil.example/x", "/\\evil.example/x", "https://evil.example/"):
+            response = client.post("/login", data={"username": "coordinator",
+                                                   "password": DEMO_PASSWORD, "next": target})
+            assert response.status_code == 303 and response.headers["location"] == "/"

@@ -25,8 +25,9 @@ def site(api_database_url: str) -> dict[str, Any]:
     with db.connect(api_database_url) as conn, conn.transaction():
         org_id, programme_id = conn.execute(
             "SELECT id, programme_id FROM organisation WHERE name = 'The HALO Trust'").fetchone()
-        n = conn.execute("SELECT count(*) FROM hazard_area").fetchone()[0]
-        offset = 0.01 * (n % 20)
+        n = conn.execute("SELECT count(*) FROM hazard_area WHERE local_id LIKE 'UA-API-%'"
+                         ).fetchone()[0]
+        offset = 0.006 * n  # each site on ground of its own
         hazard = repo.insert(conn, HazardArea(
             programme_id=programme_id, local_id=f"UA-API-{uuid4().hex[:8]}",
             classification="SHA", evidence="indirect", reporting_organisation_id=org_id,
@@ -94,6 +95,31 @@ def test_retry_with_the_same_id_is_idempotent(http: httpx.Client, site: dict[str
     assert retry.json()["id"] == first.json()["id"] == body["id"]
 
 
+def test_method_that_cannot_give_the_product_is_422(http: httpx.Client, site: dict[str, Any],
+                                                    halo: dict[str, str]) -> None:
+    wrong = http.post("/api/v1/releases", headers=halo,
+                      json=release_body(site, W, 37.501, product="cancelled", method="MANUAL",
+                                        technical_asset=False))
+    assert wrong.status_code == 422
+    assert "non-technical survey" in wrong.json()["detail"]
+
+
+def test_split_with_a_taken_local_id_is_409(http: httpx.Client, site: dict[str, Any],
+                                            halo: dict[str, str]) -> None:
+    hid = site["hazard"].id
+    o = site["offset"]
+    etag = http.get(f"/api/v1/hazard-areas/{hid}", headers=halo).headers["etag"]
+    taken = http.post(f"/api/v1/hazard-areas/{hid}/split", headers=halo | {"If-Match": etag},
+                      json={"geometry": mapping(box(37.503, S + o - 0.001, E + 0.001,
+                                                    N + o + 0.001)),
+                            "reason": "rubble", "local_id": site["hazard"].local_id})
+    assert taken.status_code == 409 and "already exists" in taken.json()["detail"]
+    html = http.post(f"/api/v1/hazard-areas/{hid}/split", headers=halo | {"If-Match": etag},
+                     json={"geometry": mapping(box(37.503, S + o, E, N + o)),
+                           "reason": "rubble", "local_id": "<img src=x onerror=alert(1)>"})
+    assert html.status_code == 422
+
+
 def test_bad_geometry_and_foreign_operator(http: httpx.Client, site: dict[str, Any],
                                            halo: dict[str, str]) -> None:
     bowtie = {"type": "Polygon", "coordinates": [[[W, S], [E, N], [E, S], [W, N], [W, S]]]}
@@ -155,9 +181,12 @@ def test_split_over_http(http: httpx.Client, site: dict[str, Any], halo: dict[st
     o = site["offset"]
     http.post("/api/v1/releases", json=release_body(site, 37.5032, E), headers=halo)
     part = mapping(box(37.503, S + o - 0.001, E + 0.001, N + o + 0.001))
-    child = http.post(f"/api/v1/hazard-areas/{hid}/split",
-                      json={"geometry": part, "reason": "dense vegetation: later"},
-                      headers=halo)
+    body = {"geometry": part, "reason": "dense vegetation: later"}
+    unversioned = http.post(f"/api/v1/hazard-areas/{hid}/split", json=body, headers=halo)
+    assert unversioned.status_code == 428 and "If-Match" in unversioned.json()["detail"]
+    etag = http.get(f"/api/v1/hazard-areas/{hid}", headers=halo).headers["etag"]
+    child = http.post(f"/api/v1/hazard-areas/{hid}/split", json=body,
+                      headers=halo | {"If-Match": etag})
     assert child.status_code == 201, child.text
     child_id = child.json()["id"]
     books = http.get(f"/api/v1/hazard-areas/{child_id}/ledger", headers=halo).json()

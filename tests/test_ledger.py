@@ -18,7 +18,13 @@ from survey.domain.models import (
     Programme,
     Release,
 )
-from survey.errors import IllegalTransition, InvalidGeometry, LedgerConflict, NotFound
+from survey.errors import (
+    IllegalTransition,
+    InvalidGeometry,
+    InvalidInput,
+    LedgerConflict,
+    NotFound,
+)
 from survey.ledger import boundary, check, history, lifecycle, record_release
 from survey.ledger.lifecycle import Target
 from survey.store import repo
@@ -140,8 +146,32 @@ def test_cancellation_must_be_by_nts(conn: psycopg.Connection, programme: Progra
                                      organisation: Organisation) -> None:
     hazard = make_hazard(conn, programme, strip(W, E))
     report = make_report(conn, hazard, organisation)
-    with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+    with pytest.raises(InvalidInput, match="cancellation is by non-technical survey"):
         book(conn, hazard, report.id, strip(W, 37.301), "cancelled", "MANUAL")
+    with pytest.raises(InvalidInput, match="cancellation is by non-technical survey"):
+        book(conn, hazard, report.id, strip(W, 37.301), "cleared", "NTS")
+    with pytest.raises(InvalidInput, match="without a technical asset"):
+        book(conn, hazard, report.id, strip(W, 37.301), "cancelled", "NTS",
+             technical_asset=True)
+    # and the database refuses it too, whoever writes
+    with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+        conn.execute("INSERT INTO release (programme_id, activity_report_id, hazard_area_id, "
+                     "product, method, release_date, geom) VALUES (%s, %s, %s, 'cancelled', "
+                     "'MANUAL', '2025-01-01', %s)", (programme.id, report.id, hazard.id,
+                                                     MultiPolygon([strip(W, 37.301)])))
+
+
+def test_a_retried_release_is_recognised(conn: psycopg.Connection, programme: Programme,
+                                         organisation: Organisation) -> None:
+    hazard = make_hazard(conn, programme, strip(W, E))
+    report = make_report(conn, hazard, organisation)
+    first = book(conn, hazard, report.id, strip(W, 37.301))
+    again = record_release(conn, release=first.release.model_copy(
+        update={"geom": MultiPolygon([strip(W, 37.301)])}), actor="test")
+    assert again.already_booked and again.release.id == first.release.id
+    assert again.remaining_area_m2 == pytest.approx(first.remaining_area_m2)
+    assert conn.execute("SELECT count(*) FROM release WHERE hazard_area_id = %s",
+                        (hazard.id,)).fetchone()[0] == 1
 
 
 # --- lifecycle ---
@@ -206,7 +236,7 @@ def test_closing_needs_remaining_below_the_threshold(conn: psycopg.Connection,
     book(conn, hazard, report.id, strip(W, 37.303))
     make_report(conn, hazard, organisation, kind="completion")
     with pytest.raises(IllegalTransition, match=r"m² remain \(the programme closes areas "
-                                                r"below 1 m²\)"):
+                                                r"with at most 1 m² left\)"):
         lifecycle.transition(conn, hazard_area_id=hazard.id, target=Target.CLOSED,
                              reason="done", actor="test")
     conn.execute("UPDATE programme SET closure_threshold_m2 = 1e7 WHERE id = %s",
@@ -280,10 +310,25 @@ def test_split_carries_releases_with_their_ground(conn: psycopg.Connection,
     assert check.summary_drift(conn) == 0
 
 
+def test_swapped_or_projected_coordinates_are_named(conn: psycopg.Connection,
+                                                   programme: Programme) -> None:
+    hazard = make_hazard(conn, programme, strip(W, E))
+    with pytest.raises(InvalidGeometry, match="swapped"):
+        boundary.resurvey(conn, hazard_area_id=hazard.id, geom=box(S, W, N, E),
+                          reason="typed lat/lon", actor="test")
+    with pytest.raises(InvalidGeometry, match="projected metres"):
+        boundary.resurvey(conn, hazard_area_id=hazard.id,
+                          geom=box(420_000, 5_450_000, 420_300, 5_450_200), reason="UTM",
+                          actor="test")
+
+
 def test_split_must_cut_something(conn: psycopg.Connection, programme: Programme) -> None:
     hazard = make_hazard(conn, programme, strip(W, E))
     with pytest.raises(InvalidGeometry, match="does not overlap"):
         boundary.split(conn, hazard_area_id=hazard.id, part=strip(38.0, 38.1), reason="x",
+                       actor="test")
+    with pytest.raises(InvalidGeometry, match="outside the programme"):
+        boundary.split(conn, hazard_area_id=hazard.id, part=box(S, W, N, E), reason="x",
                        actor="test")
     with pytest.raises(InvalidGeometry, match="whole hazard area"):
         boundary.split(conn, hazard_area_id=hazard.id, part=strip(W - 1, E + 1, S - 1, N + 1),

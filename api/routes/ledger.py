@@ -24,10 +24,10 @@ from survey import access
 from survey.domain.geometry import as_multipolygon, to_geojson
 from survey.domain.models import ActivityReport, HazardArea, Release
 from survey.domain.vocab import Method, Product
-from survey.errors import InvalidInput, LedgerConflict, NotFound
+from survey.errors import InvalidInput, PreconditionRequired
 from survey.ledger import boundary, history, lifecycle, record_release, stats
 from survey.store import repo
-from survey.store.hazards import hazard_area_feature
+from survey.store.hazards import hazard_area_feature, require_visible
 
 router = APIRouter(prefix="/api/v1", tags=["land release ledger"])
 
@@ -45,21 +45,6 @@ def _public(release: Release, **extra: object) -> ReleasePublic:
 def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser,
                    response: Response) -> ReleasePublic:
     """Books a cancelled, reduced or cleared polygon against its hazard area."""
-    if body.id is not None:
-        try:
-            existing = repo.get(conn, Release, id=body.id)
-        except NotFound:
-            pass
-        else:
-            access.check_write(user, programme_id=existing.programme_id,
-                               organisation_id=repo.get(conn, ActivityReport,
-                                                        id=existing.activity_report_id)
-                               .organisation_id)
-            if existing.hazard_area_id != body.hazard_area_id:
-                raise LedgerConflict(f"release {body.id} is already booked on another "
-                                     "hazard area")
-            response.status_code = 200
-            return _public(existing)
     report = repo.get(conn, ActivityReport, id=body.activity_report_id)
     access.check_write(user, programme_id=report.programme_id,
                        organisation_id=report.organisation_id)
@@ -69,6 +54,8 @@ def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser,
     release = Release(programme_id=report.programme_id, geom=as_multipolygon(body.geometry),
                       **({"id": body.id} if body.id else {}), **fields)
     booked = record_release(conn, release=release, actor=user.username)
+    if booked.already_booked:
+        response.status_code = 200
     return _public(booked.release, submitted_m2=booked.submitted_m2,
                    remaining_area_m2=booked.remaining_area_m2, warnings=list(booked.warnings))
 
@@ -89,9 +76,8 @@ def read_hazard_area_history(hazard_area_id: UUID, conn: Conn,
                                                         scope=scope))
 
 
-def _writable_hazard(conn: Conn, user: CurrentUser, hazard_area_id: UUID,
-                     scope: HazardScope) -> HazardArea:
-    hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)  # 404 if unseen
+def _visible_hazard(conn: Conn, hazard_area_id: UUID, scope: HazardScope) -> HazardArea:
+    require_visible(conn, scope=scope, hazard_area_id=hazard_area_id)  # 404 if unseen
     return repo.get(conn, HazardArea, id=hazard_area_id)
 
 
@@ -99,7 +85,7 @@ def _writable_hazard(conn: Conn, user: CurrentUser, hazard_area_id: UUID,
 def create_transition(hazard_area_id: UUID, body: TransitionCreate, conn: Conn,
                       user: CurrentUser, scope: HazardScope) -> TransitionPublic:
     """Moves a hazard area along its lifecycle (SHA→CHA, worked on, closed, handed over)."""
-    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
+    hazard = _visible_hazard(conn, hazard_area_id, scope)
     access.check_coordinator(user, programme_id=hazard.programme_id)
     done = lifecycle.transition(conn, hazard_area_id=hazard_area_id, target=body.to,
                                 reason=body.reason, actor=user.username,
@@ -111,9 +97,11 @@ def create_transition(hazard_area_id: UUID, body: TransitionCreate, conn: Conn,
                             version=after.version)
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def _expected_version(if_match: str | None) -> int:
     if if_match is None:
-        return None
+        raise PreconditionRequired(
+            "send the version you changed as If-Match (the ETag of GET "
+            "/api/v1/hazard-areas/{id}), so that nobody else's change is overwritten")
     try:
         return int(if_match.strip().strip('"').removeprefix("W/").strip('"'))
     except ValueError as exc:
@@ -126,12 +114,12 @@ class BoundaryEdit:
     """A boundary change the caller may make, with the version it was made against."""
 
     hazard: HazardArea
-    expected_version: int | None
+    expected_version: int
 
 
 def boundary_edit(hazard_area_id: UUID, conn: Conn, user: CurrentUser, scope: HazardScope,
                   if_match: Annotated[str | None, Header()] = None) -> BoundaryEdit:
-    hazard = _writable_hazard(conn, user, hazard_area_id, scope)
+    hazard = _visible_hazard(conn, hazard_area_id, scope)
     access.check_write(user, programme_id=hazard.programme_id,
                        organisation_id=hazard.reporting_organisation_id)
     return BoundaryEdit(hazard, _expected_version(if_match))

@@ -14,6 +14,7 @@ from api.deps import SESSION_COOKIE, AppSettings, Conn, token_of
 from maps.overview import overview_map
 from survey import access
 from survey.auth import authenticate, issue_token
+from survey.domain.vocab import Role
 from survey.errors import Unauthorized
 from survey.store.hazards import (
     admin_area_collection,
@@ -36,8 +37,11 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _safe_next(target: str) -> str:
-    # only local paths: never redirect a signed-in user to another site
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # only local paths: never redirect a signed-in user to another site (browsers read
+    # "/\\host" as "//host", so backslashes and control characters are refused too)
+    local = target.startswith("/") and not target.startswith("//")
+    clean = not any(ch == "\\" or ord(ch) < 32 for ch in target)
+    return target if local and clean else "/"
 
 
 @router.get("/")
@@ -90,10 +94,13 @@ def read_overview_map(request: Request, conn: Conn, settings: AppSettings) -> Re
         principal = authenticate(conn, token=token)
     except Unauthorized:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    scope = access.hazard_scope(principal)
-    features, _ = hazard_area_features(conn, scope=scope, limit=20000)
+    features: list[dict[str, object]] = []
+    if principal.role != Role.PUBLIC:  # the public sees released land only
+        features, _ = hazard_area_features(conn, scope=access.hazard_scope(principal),
+                                           limit=20000)
     admin = admin_area_collection(conn, programme_id=principal.programme_id, min_level=3)
-    released = release_collection(conn, scope=scope)
+    released = release_collection(conn, scope=access.release_scope(principal))
     fmap = overview_map({"type": "FeatureCollection", "features": features},
-                        admin_areas=admin, releases=released, basemap_url=settings.basemap_url)
+                        admin_areas=admin, releases=released, basemap_url=settings.basemap_url,
+                        title="Hazard areas" if features else "Released land")
     return HTMLResponse(fmap.get_root().render())

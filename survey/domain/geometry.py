@@ -45,6 +45,10 @@ def as_multipolygon(value: Any) -> MultiPolygon:
         raise InvalidGeometry(f"expected a Polygon or MultiPolygon, got {geom.geom_type}")
     if geom.is_empty:
         raise InvalidGeometry("the polygon is empty")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidGeometry("the coordinates are not longitude/latitude in degrees "
+                              "(projected metres, or a UTM/MGRS grid?): send WGS84 lon/lat")
     if not geom.is_valid:
         raise InvalidGeometry(f"the polygon is not valid: {shapely.is_valid_reason(geom)}")
     return geom

@@ -22,6 +22,7 @@ from survey.domain.geometry import as_multipolygon
 from survey.domain.models import HazardArea
 from survey.domain.vocab import AuditAction, HazardStatus
 from survey.errors import InvalidGeometry, LedgerConflict, NotFound
+from survey.ledger.lifecycle import mark_worked_on
 from survey.ledger.releases import GPS_TOLERANCE_M, NOISE_M2
 from survey.store import repo
 
@@ -84,6 +85,20 @@ def _locked(conn: psycopg.Connection, hazard_area_id: UUID) -> HazardArea:
     return hazard
 
 
+IN_EXTENT = """
+SELECT ST_CoveredBy(%(geom)s, extent) FROM programme WHERE id = %(programme_id)s
+"""
+
+
+def _check_extent(conn: psycopg.Connection, hazard: HazardArea, geom: BaseGeometry) -> None:
+    row = conn.execute(IN_EXTENT, {"geom": geom, "programme_id": hazard.programme_id}
+                       ).fetchone()
+    if row is None or not row[0]:
+        raise InvalidGeometry("the boundary lies outside the programme's country: are "
+                              "longitude and latitude swapped, or the coordinates projected "
+                              "(metres) instead of degrees?")
+
+
 def _check_version(hazard: HazardArea, expected_version: int | None) -> None:
     if expected_version is not None and hazard.version != expected_version:
         raise LedgerConflict(f"hazard area {hazard.local_id} changed since version "
@@ -103,6 +118,7 @@ def resurvey(conn: psycopg.Connection, *, hazard_area_id: UUID, geom: Any, reaso
     new_geom = as_multipolygon(geom)
     hazard = _locked(conn, hazard_area_id)
     _check_version(hazard, expected_version)
+    _check_extent(conn, hazard, new_geom)
     params = {"id": hazard_area_id, "geom": new_geom, "reason": reason,
               "effective": effective or date.today(), "tolerance": GPS_TOLERANCE_M}
     outside = [(rid, area) for rid, area, within_noise
@@ -201,6 +217,7 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
     part_geom = as_multipolygon(part)
     parent = _locked(conn, hazard_area_id)
     _check_version(parent, expected_version)
+    _check_extent(conn, parent, part_geom)
     with conn.cursor(row_factory=dict_row) as cur:
         cut = next(cur.execute(CUT, {"id": hazard_area_id, "part": part_geom}))
     if cut["cut_m2"] < NOISE_M2:
@@ -236,8 +253,9 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
                  "AND ST_IsEmpty(geom)", params)
     conn.execute(SHRINK_PARENT, params)
     if moved:
-        conn.execute("UPDATE hazard_area SET status = %(status)s WHERE id = %(child)s",
-                     {"status": HazardStatus.WORKED_ON.value, "child": child.id})
+        mark_worked_on(conn, hazard_area_id=child.id, actor=actor,
+                       reason=f"split from {parent.local_id} with {moved} release(s)",
+                       effective=effective)
     repo.audit(conn, actor=actor, action=AuditAction.UPDATE, entity="hazard_area",
                entity_id=parent.id, programme_id=parent.programme_id,
                before={"area_m2": parent.area_m2},
@@ -246,6 +264,12 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
 
 
 def _child_local_id(conn: psycopg.Connection, parent: HazardArea) -> str:
-    count = conn.execute("SELECT count(*) FROM hazard_area WHERE parent_id = %s",
-                         (parent.id,)).fetchone()
-    return f"{parent.local_id}-{chr(ord('A') + int(count[0] if count else 0))}"
+    """The parent's id with the first free suffix: -A to -Z, then -27, -28, ..."""
+    taken = {row[0] for row in conn.execute(
+        "SELECT local_id FROM hazard_area WHERE programme_id = %s AND local_id LIKE %s",
+        (parent.programme_id, f"{parent.local_id}-%"))}
+    for n in range(1, 10_000):
+        suffix = chr(ord("A") + n - 1) if n <= 26 else str(n)
+        if f"{parent.local_id}-{suffix}" not in taken:
+            return f"{parent.local_id}-{suffix}"
+    raise LedgerConflict(f"{parent.local_id} has been split too often: name the new area")

@@ -126,7 +126,12 @@ def repair(conn: psycopg.Connection, *, hazard_area_ids: Iterable[UUID], actor: 
     """Rebuild the remaining pieces from scratch (geom minus the union of its releases)."""
     count = 0
     for hazard_area_id in hazard_area_ids:
+        # locked first, so that no release is booked between reading the releases and
+        # writing what remains
+        conn.execute("SELECT 1 FROM hazard_area WHERE id = %s FOR UPDATE", (hazard_area_id,))
         conn.execute(RECOMPUTE_REMAINING, {"id": hazard_area_id})
+        conn.execute("UPDATE hazard_area SET version = version + 1, updated_at = now() "
+                     "WHERE id = %s", (hazard_area_id,))
         repo.audit(conn, actor=actor, action=AuditAction.UPDATE, entity="hazard_area",
                    entity_id=hazard_area_id, reason="demine check --repair: remaining "
                    "recomputed from the releases")

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from survey.errors import NotFound
+from survey.errors import InvalidInput, NotFound
 
 SUMMARY = """
 SELECT h.id, h.local_id, h.classification, h.status, h.area_m2, h.remaining_area_m2,
@@ -81,7 +81,9 @@ def resolve_hazard_id(conn: psycopg.Connection, ref: str) -> UUID:
         return UUID(ref)
     except ValueError:
         pass
-    row = conn.execute("SELECT id FROM hazard_area WHERE local_id = %s", (ref,)).fetchone()
-    if row is None:
+    rows = conn.execute("SELECT id FROM hazard_area WHERE local_id = %s", (ref,)).fetchall()
+    if not rows:
         raise NotFound(f"no hazard area with local id {ref}")
-    return UUID(str(row[0]))
+    if len(rows) > 1:
+        raise InvalidInput(f"{len(rows)} programmes have a hazard area {ref}: give its UUID")
+    return UUID(str(rows[0][0]))

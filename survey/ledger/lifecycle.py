@@ -54,7 +54,8 @@ SELECT h.classification, h.status, h.remaining_area_m2, h.programme_id,
        EXISTS (SELECT 1 FROM evidence_point e WHERE e.hazard_area_id = h.id
                AND e.evidence = 'direct') AS has_direct_evidence,
        EXISTS (SELECT 1 FROM task_hazard_area th JOIN task t ON t.id = th.task_id
-               WHERE th.hazard_area_id = h.id AND t.activity_type = 'TS') AS has_ts_task,
+               WHERE th.hazard_area_id = h.id AND t.activity_type = 'TS'
+                 AND t.status IN ('active', 'completed')) AS has_ts_task,
        EXISTS (SELECT 1 FROM device_find d WHERE d.hazard_area_id = h.id) AS has_finds,
        EXISTS (SELECT 1 FROM activity_report a WHERE a.hazard_area_id = h.id
                AND a.kind = 'completion') AS has_completion,
@@ -131,14 +132,14 @@ def _check_conditions(target: Target, state: dict[str, object]) -> None:
                                      or state["has_finds"]):
         raise IllegalTransition(
             "confirming a CHA needs direct evidence: record a direct evidence point or a "
-            "device find, or task a technical survey of the area first")
+            "device find, or a technical survey of the area that has started")
     if target == Target.CLOSED:
         remaining = float(state["remaining_area_m2"])  # type: ignore[arg-type]
         threshold = float(state["closure_threshold_m2"])  # type: ignore[arg-type]
         missing = []
-        if remaining >= threshold:
-            missing.append(f"{remaining:.2f} m² remain (the programme closes areas below "
-                           f"{threshold:g} m²)")
+        if remaining > threshold:
+            missing.append(f"{remaining:.2f} m² remain (the programme closes areas with at "
+                           f"most {threshold:g} m² left)")
         if not state["has_completion"]:
             missing.append("no completion report is recorded")
         if missing:

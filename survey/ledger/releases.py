@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from shapely.geometry import MultiPolygon
 
 from survey.domain.models import Release
-from survey.domain.vocab import HazardStatus
-from survey.errors import InvalidGeometry, LedgerConflict, NotFound
+from survey.domain.vocab import HazardStatus, Method, Product
+from survey.errors import InvalidGeometry, InvalidInput, LedgerConflict, NotFound
 from survey.ledger.lifecycle import mark_worked_on
 from survey.store import repo
 
@@ -123,10 +123,34 @@ class RecordedRelease:
     clipped_m2: float
     remaining_area_m2: float
     warnings: tuple[str, ...]
+    already_booked: bool = False
+
+
+def check_product_method(release: Release) -> None:
+    """IMAS 07.11: cancellation is by non-technical survey and nothing else; NTS never
+    reduces or clears; a cancellation used no technical asset."""
+    if (release.product == Product.CANCELLED) != (release.method == Method.NTS):
+        raise InvalidInput(
+            f"{release.product} land cannot be released by {release.method}: cancellation "
+            "is by non-technical survey (method NTS) only, and reduction or clearance by "
+            "MANUAL, MDD, MECHANICAL or COMBINED", product=release.product.value,
+            method=release.method.value)
+    if release.product == Product.CANCELLED and release.technical_asset:
+        raise InvalidInput("cancelled land was released without a technical asset: set "
+                           "technical_asset to false")
+
+
+BOOKED = "SELECT * FROM release WHERE id = %(id)s"
 
 
 def record_release(conn: psycopg.Connection, *, release: Release, actor: str) -> RecordedRelease:
-    """Store a release on its hazard area and reduce the area's remaining ground."""
+    """Store a release on its hazard area and reduce the area's remaining ground.
+
+    A release whose id is already booked on the same area is returned as it is (a retried
+    upload), checked after the area's lock so that a retry racing its original waits for
+    it instead of being refused as an overlap with itself.
+    """
+    check_product_method(release)
     params = {"hazard_area_id": release.hazard_area_id, "geom": release.geom,
               "tolerance": GPS_TOLERANCE_M}
     locked = conn.execute(LOCK_HAZARD, params).fetchone()
@@ -139,6 +163,18 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
             hazard_area_id=str(release.hazard_area_id))
     if programme_id != release.programme_id:
         raise LedgerConflict("the release and its hazard area belong to different programmes")
+    with conn.cursor(row_factory=class_row(Release)) as cur:
+        booked = cur.execute(BOOKED, {"id": release.id}).fetchone()
+    if booked is not None:
+        if booked.hazard_area_id != release.hazard_area_id:
+            raise LedgerConflict(f"release {release.id} is already booked on another hazard "
+                                 "area")
+        remaining = conn.execute("SELECT remaining_area_m2 FROM hazard_area WHERE id = %s",
+                                 (release.hazard_area_id,)).fetchone()
+        return RecordedRelease(booked, (booked.area_m2 or 0) + booked.clipped_m2,
+                               booked.clipped_m2, float(remaining[0]) if remaining else 0.0,
+                               ("already booked: this is the release recorded before",),
+                               already_booked=True)
 
     with conn.cursor(row_factory=dict_row) as cur:
         m = next(cur.execute(MEASURE_RELEASE, params))

@@ -217,8 +217,9 @@ def remaining(conn: psycopg.Connection, f: StatsFilter) -> dict[str, Any]:
     by-contamination figures do not add up to the total.
     """
     query = sql.SQL(REMAINING).format(where=_hazard_where(f))
-    out: dict[str, Any] = {"total": {"open_areas": 0, "area_m2": 0.0}, "classification": [],
-                           "contamination": []}
+    out: dict[str, Any] = {"as_of": "now (date filters do not apply: this is what remains "
+                                     "today)", "total": {"open_areas": 0, "area_m2": 0.0},
+                           "classification": [], "contamination": []}
     for kind, key, areas, area in conn.execute(query).fetchall():
         figures = {"open_areas": int(areas), "area_m2": float(area)}
         if kind == "total":
@@ -314,23 +315,25 @@ ORDER BY o.name
 WORKED_ROLLUP = """
 SELECT d.key_id AS organisation_id, sum(d.area_m2) AS worked_m2
 FROM ledger_rollup d
-WHERE d.dimension = 'organisation' AND d.product IN ('reduced', 'cleared') AND {where}
+WHERE d.dimension = 'organisation' AND {where}
 GROUP BY d.key_id
 """
 
 WORKED_DAILY = """
 SELECT d.organisation_id, sum(d.area_m2) AS worked_m2
 FROM ledger_daily d
-WHERE d.product IN ('reduced', 'cleared') AND {where}
+WHERE {where}
 GROUP BY d.organisation_id
 """
 
 
 def productivity(conn: psycopg.Connection, f: StatsFilter) -> list[dict[str, Any]]:
-    """Team-days and m² per team-day, per organisation.
+    """Team-days and released m² per team-day, per organisation.
 
-    The numerator is land physically worked (reduced and cleared); cancellation by
-    non-technical survey is left out so that desk work does not inflate it.
+    Numerator and denominator cover the same work: every released m² (cancelled, reduced
+    and cleared) over the team-days of every activity report in the filter. Narrow it with
+    the product filter (e.g. product=cleared) to read clearance productivity alone, though
+    the team-days then still include the organisation's survey days.
     """
     joins, report_where = _report_scope("a", f, "report_date", None)
     if f.rolled_up:

@@ -87,7 +87,8 @@ def _reachable_by(owner: str, directory: Path) -> None:
 
 
 def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
-    """Initialise (once) and start a PostgreSQL cluster in `data_dir`; return its server URL."""
+    """Initialise (once) and start a PostgreSQL cluster in `data_dir`; return its server
+    connection string (a Unix socket in the data directory)."""
     bindir = _pg_bindir()
     pgdata = (data_dir / "pgdata").resolve()
     # PostgreSQL refuses to run as root: the cluster belongs to the postgres user then
@@ -105,11 +106,13 @@ def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
             shutil.chown(pgdata, owner, owner)
         _run_as_owner([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres",
                        "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"], owner)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    # trust authentication, so no TCP listener: only the owner (and root) can reach the
+    # socket in the 0700 data directory
+    url = make_conninfo("", host=str(pgdata), port=port, user="postgres", dbname="postgres")
     if not _reachable(url):
         _run_as_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l",
                        str(pgdata / "server.log"), "-w", "-o",
-                       f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start"], owner)
+                       f"-p {port} -c listen_addresses='' -k {pgdata}", "start"], owner)
     return url
 
 

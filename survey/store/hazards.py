@@ -86,6 +86,15 @@ def hazard_area_feature(conn: psycopg.Connection, *, scope: sql.Composable,
     return dict(row[0])
 
 
+def require_visible(conn: psycopg.Connection, *, scope: sql.Composable,
+                    hazard_area_id: UUID) -> None:
+    """NotFound unless the hazard area exists and is in the caller's scope."""
+    query = sql.SQL("SELECT 1 FROM hazard_area h WHERE h.id = {id} AND {scope}").format(
+        id=sql.Literal(hazard_area_id), scope=scope)
+    if conn.execute(query).fetchone() is None:
+        raise NotFound(f"no hazard area with id {hazard_area_id}")
+
+
 ADMIN_AREAS = """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
     json_build_object('type', 'Feature', 'id', a.id,

@@ -82,9 +82,9 @@ def upgrade(url: str) -> list[Migration]:
                 # a migration file is trusted package data, run as one script
                 conn.execute(sql.SQL(migration.text))  # type: ignore[arg-type]
             except psycopg.errors.FeatureNotSupported as exc:
-                raise ProvisioningError(POSTGIS_MISSING, detail=str(exc)) from exc
+                raise ProvisioningError(POSTGIS_MISSING, cause=str(exc)) from exc
             except psycopg.errors.UndefinedFile as exc:
-                raise ProvisioningError(POSTGIS_MISSING, detail=str(exc)) from exc
+                raise ProvisioningError(POSTGIS_MISSING, cause=str(exc)) from exc
             conn.execute(
                 "INSERT INTO schema_migration (version, name, sha256) VALUES (%s, %s, %s)",
                 (migration.version, migration.name, migration.sha256))

@@ -141,7 +141,8 @@ CREATE TABLE submission (
 CREATE TABLE hazard_area (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     programme_id uuid NOT NULL REFERENCES programme(id),
-    local_id text NOT NULL,
+    -- shown on maps and in reports: letters, digits and a little punctuation only
+    local_id text NOT NULL CHECK (local_id ~ '^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$'),
     name text,
     classification text NOT NULL CHECK (classification IN ('SHA', 'CHA')),
     status text NOT NULL DEFAULT 'open'
@@ -273,7 +274,7 @@ CREATE INDEX ordnance_type_category_idx ON ordnance_type (category);
 CREATE TABLE task (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     programme_id uuid NOT NULL REFERENCES programme(id),
-    local_id text NOT NULL,
+    local_id text NOT NULL CHECK (local_id ~ '^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$'),
     activity_type text NOT NULL CHECK (activity_type IN ('NTS', 'TS', 'CLEARANCE', 'BAC', 'EOD_SPOT')),
     organisation_id uuid NOT NULL REFERENCES organisation(id),
     team_id uuid REFERENCES team(id),

@@ -100,7 +100,8 @@ LANGUAGE sql IMMUTABLE AS $$
             LEFT JOIN project p ON p.id = t.project_id
             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
         ), fine AS (
-            INSERT INTO ledger_daily AS d SELECT * FROM delta
+            -- rows in key order, so that concurrent bookings lock them in the same order
+            INSERT INTO ledger_daily AS d SELECT * FROM delta ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
             ON CONFLICT ON CONSTRAINT ledger_daily_key DO UPDATE
             SET area_m2 = d.area_m2 + EXCLUDED.area_m2,
                 releases = d.releases + EXCLUDED.releases
@@ -113,6 +114,7 @@ LANGUAGE sql IMMUTABLE AS $$
                                         x.technical_asset, x.organisation_id, x.project_id,
                                         x.donor_id, x.admin_area_id) v
         GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ORDER BY 1, 4, 2, 3, 5, 6, 7
         ON CONFLICT ON CONSTRAINT ledger_rollup_key DO UPDATE
         SET area_m2 = d.area_m2 + EXCLUDED.area_m2, releases = d.releases + EXCLUDED.releases
     $q$, transition, sign)
