@@ -28,8 +28,10 @@ NOISE_M2 = 0.01
 # a remaining piece grown past this many vertices (holes of releases) is cut up again
 PIECE_MAX_VERTICES = 512
 
+# the lock, and whether this release id is booked already (a retried upload), in one trip
 LOCK_HAZARD = """
-SELECT status, programme_id FROM hazard_area WHERE id = %(hazard_area_id)s FOR UPDATE
+SELECT status, programme_id, EXISTS (SELECT 1 FROM release WHERE id = %(release_id)s)
+FROM hazard_area WHERE id = %(hazard_area_id)s FOR UPDATE
 """
 
 # One pass over the one hazard area: how far the release leaves the boundary, how much
@@ -152,20 +154,20 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
     """
     check_product_method(release)
     params = {"hazard_area_id": release.hazard_area_id, "geom": release.geom,
-              "tolerance": GPS_TOLERANCE_M}
+              "tolerance": GPS_TOLERANCE_M, "release_id": release.id}
     locked = conn.execute(LOCK_HAZARD, params).fetchone()
     if locked is None:
         raise NotFound(f"no hazard area with id {release.hazard_area_id}")
-    status, programme_id = locked
+    status, programme_id, already = locked
     if status in (HazardStatus.CLOSED, HazardStatus.HANDED_OVER):
         raise LedgerConflict(
             f"hazard area {release.hazard_area_id} is {status}: nothing is left to release",
             hazard_area_id=str(release.hazard_area_id))
     if programme_id != release.programme_id:
         raise LedgerConflict("the release and its hazard area belong to different programmes")
-    with conn.cursor(row_factory=class_row(Release)) as cur:
-        booked = cur.execute(BOOKED, {"id": release.id}).fetchone()
-    if booked is not None:
+    if already:
+        with conn.cursor(row_factory=class_row(Release)) as cur:
+            booked = next(cur.execute(BOOKED, {"id": release.id}))
         if booked.hazard_area_id != release.hazard_area_id:
             raise LedgerConflict(f"release {release.id} is already booked on another hazard "
                                  "area")
