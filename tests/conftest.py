@@ -22,8 +22,17 @@ from survey.config import Settings
 from survey.domain.models import ActivityReport, HazardArea, Organisation, Programme
 from survey.store import db, migrate, repo
 
-TEST_DB = "demine_test"
-API_DB = "demine_test_api"
+# DEMINE_TEST_DB_SUFFIX lets two runs share one server without dropping each other's data
+_SUFFIX = os.environ.get("DEMINE_TEST_DB_SUFFIX", "")
+
+
+def db_name(base: str) -> str:
+    """A test database's name, with this run's suffix."""
+    return f"{base}{_SUFFIX}"
+
+
+TEST_DB = db_name("demine_test")
+API_DB = db_name("demine_test_api")
 
 
 def _server_url() -> str:

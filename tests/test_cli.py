@@ -10,8 +10,12 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from survey.store import db, migrate
+from tests.conftest import db_name
+
+CLI_DB = db_name("demine_test_cli")
 
 DEMINE = str(Path(sys.executable).with_name("demine"))
 
@@ -23,8 +27,9 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_db_upgrade_creates_database_and_is_idempotent(server_url: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS demine_test_cli WITH (FORCE)")
-    env = {"DEMINE_SERVER_URL": server_url, "DEMINE_DATABASE_NAME": "demine_test_cli"}
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(CLI_DB)))
+    env = {"DEMINE_SERVER_URL": server_url, "DEMINE_DATABASE_NAME": CLI_DB}
     first = run("db", "upgrade", **env)
     assert first.returncode == 0, first.stderr
     assert "applied migrations: 0001_postgis" in first.stderr

@@ -17,8 +17,9 @@ from survey.auth import verify_password
 from survey.domain.geometry import geodesic_area_m2
 from survey.domain.vocab import Classification, Evidence, Product
 from survey.store import db, migrate
+from tests.conftest import db_name
 
-DEMO_DB = "demine_test_demo"
+DEMO_DB = db_name("demine_test_demo")
 
 
 def _dump(data: demo.DemoData) -> list[dict[str, Any]]:

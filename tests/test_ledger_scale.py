@@ -21,6 +21,7 @@ from shapely.geometry import MultiPolygon, box
 from survey.domain.models import ActivityReport, HazardArea, Organisation, Programme, Release
 from survey.ledger import record_release
 from survey.store import db, migrate, repo
+from tests.conftest import db_name
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,7 @@ DEMINE = str(Path(sys.executable).with_name("demine"))
 
 @pytest.fixture(scope="module")
 def scale_db(server_url: str) -> str:
-    url = db.create_database(server_url, "demine_test_scale", drop_first=True)
+    url = db.create_database(server_url, db_name("demine_test_scale"), drop_first=True)
     migrate.upgrade(url)
     rnd = random.Random(20261127)
     products = [("cancelled", "NTS", False), ("reduced", "MDD", True),

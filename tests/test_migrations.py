@@ -13,6 +13,7 @@ from psycopg import sql
 from survey.domain import models as m
 from survey.errors import ProvisioningError
 from survey.store import db, migrate, repo
+from tests.conftest import db_name
 from tests.samples import sample_records
 
 EXPECTED_TABLES = {
@@ -26,7 +27,7 @@ EXPECTED_TABLES = {
 
 @pytest.fixture
 def empty_database(server_url: str) -> str:
-    return db.create_database(server_url, "demine_test_migrations", drop_first=True)
+    return db.create_database(server_url, db_name("demine_test_migrations"), drop_first=True)
 
 
 def test_upgrade_from_empty_then_noop(empty_database: str) -> None:
