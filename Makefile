@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what they need.
-.PHONY: setup setup-test demo serve test lint bench clean
+.PHONY: setup setup-test demo serve test fuzz lint bench clean
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,10 @@ serve: setup
 ## The whole test suite against real PostgreSQL + PostGIS and headless Chromium
 test: setup-test
 	.venv/bin/python -m pytest
+
+## Schemathesis at length (on demand, 400 examples an operation: over 20,000 requests; `make test` runs 30)
+fuzz: setup-test
+	DEMINE_FUZZ_EXAMPLES=$${DEMINE_FUZZ_EXAMPLES:-400} .venv/bin/python -m pytest -p no:cacheprovider tests/test_api_fuzz.py -s
 
 lint: setup-test
 	.venv/bin/ruff check .

@@ -7,13 +7,36 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, openapi
+from api.headers import SecurityHeadersMiddleware
+from api.limits import BodyLimitMiddleware, BodyLimits
 from api.routes import auth, hazard_areas, health, ledger, pages
 from survey.config import Settings
 from survey.errors import ProvisioningError
 from survey.store.db import open_pool
+
+SWAGGER = "/static/vendor/swagger-ui"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI from the product's own files: /docs works with no network."""
+
+    @app.get("/docs", include_in_schema=False)
+    def read_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="demine API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def read_docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,14 +56,24 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             pool.close()
 
-    app = FastAPI(title="demine", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="demine", version="0.1.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="Humanitarian demining information system: hazard areas, "
-                  "land release ledger, maps and reports.")
+                  "land release ledger, maps and reports. Sign in at POST /api/v1/auth/token "
+                  "(or with the Authorize button) and send the token as "
+                  "`Authorization: Bearer <token>`. Errors are application/problem+json.")
     app.state.settings = settings
     errors.install(app)
     for router in (health.router, auth.router, hazard_areas.router, ledger.router,
                    pages.router):
         app.include_router(router)
+    _offline_docs(app)
+    openapi.install(app)
     static = resources.files("maps") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    # the last added runs first: headers go on every answer, the 413 included
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
+        json=settings.max_json_bytes, form=settings.max_form_bytes,
+        upload=settings.max_upload_bytes))
+    app.add_middleware(SecurityHeadersMiddleware, basemap_url=settings.basemap_url)
     return app

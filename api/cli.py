@@ -6,13 +6,12 @@ from typing import Annotated
 
 import typer
 
-from survey.cli import app, database_url, fail
-from survey.config import Settings
-from survey.errors import DemineError
+from survey.cli import app, database_url, reported, settings_of
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
@@ -21,11 +20,9 @@ def serve(
 
     from api.app import create_app
 
-    settings = Settings()
-    try:
+    settings = settings_of(ctx).model_copy()
+    with reported():
         settings.database_url = database_url(settings)
-    except DemineError as exc:
-        raise fail(exc) from exc
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 

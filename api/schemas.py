@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, Strict
+from pydantic_core import core_schema
 
 from survey.domain.vocab import (
     Classification,
@@ -19,12 +22,57 @@ from survey.domain.vocab import (
 )
 from survey.ledger.lifecycle import Target
 
+# Text that PostgreSQL cannot store (NUL), lone surrogates (not UTF-8) and the other control
+# characters (invisible in every report); tab and line breaks are ordinary text
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _plain_text(value: str) -> str:
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _NOT_TEXT.search(value)
+    if bad:
+        raise ValueError(f"character {bad.start() + 1} is U+{ord(bad.group()):04X}, a control "
+                         "character: only printable text, tabs and line breaks are accepted")
+    return value
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text: trimmed, min_length..max_length characters after trimming, and no NUL or
+    other control characters (tab and line breaks are fine; CR LF becomes LF).
+
+    Use it for every free-text field of a request: `Annotated[str, Text(2_000)]`.
+    """
+
+    max_length: int
+    min_length: int = 0
+    pattern: str | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            _plain_text, core_schema.str_schema(strip_whitespace=True, strict=True,
+                                                min_length=self.min_length or None,
+                                                max_length=self.max_length,
+                                                pattern=self.pattern))
+
+
+Reason = Annotated[str, Text(2_000, min_length=3)]
+LocalId = Annotated[str, Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+# a number where a number belongs: JSON true/false are not 1/0
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
 
 class Health(BaseModel):
     status: Literal["ok"]
-    database: str
     postgis: str
     schema_version: int
+
+
+class HealthProblem(BaseModel):
+    status: Literal["unavailable"]
+    reason: str
 
 
 class TokenPublic(BaseModel):
@@ -89,9 +137,10 @@ class ReleaseCreate(BaseModel):
     hazard_area_id: UUID
     product: Product
     method: Method
-    technical_asset: bool = False
-    depth_cm: int | None = Field(default=None, ge=0, le=1000)
-    release_date: date
+    technical_asset: StrictBool = False
+    depth_cm: StrictInt | None = Field(default=None, ge=0, le=1000)
+    release_date: date = Field(description="not before the programme's records begin, not "
+                               "in the future")
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
 
 
@@ -115,7 +164,7 @@ class ReleasePublic(BaseModel):
 
 class TransitionCreate(BaseModel):
     to: Target = Field(description="CHA, worked_on, closed or handed_over")
-    reason: str = Field(min_length=3, description="why: evidence found, report number, ...")
+    reason: Reason = Field(description="why: evidence found, report number, ...")
     effective_date: date | None = Field(default=None,
                                         description="effective date (default: today)")
 
@@ -191,7 +240,6 @@ class HistoryPublic(BaseModel):
 
 class BoundaryChange(BaseModel):
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, lon/lat")
-    reason: str = Field(min_length=3)
+    reason: Reason
     effective_date: date | None = None
-    local_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
-                                 description="split only: the new area's id")
+    local_id: LocalId | None = Field(default=None, description="split only: the new area's id")

@@ -21,8 +21,28 @@ _DONOR_HAZARDS = sql.SQL(
     "JOIN project pr ON pr.id = t.project_id "
     "WHERE th.hazard_area_id = {alias}.id AND pr.donor_id = {donor})")
 
+# a release is a donor's work when its report belongs to a task of a project it funds
+_DONOR_RELEASES = sql.SQL(
+    "EXISTS (SELECT 1 FROM activity_report ar JOIN task t ON t.id = ar.task_id "
+    "JOIN project pr ON pr.id = t.project_id "
+    "WHERE ar.id = {alias}.activity_report_id AND pr.donor_id = {donor})")
 
-def hazard_scope(principal: Principal, alias: str = "h") -> sql.Composable:
+
+class Scope(sql.Composed):
+    """A condition on hazard_area rows that also says whose work inside those areas the
+    caller may see: with `donor_id` set, only the releases of that donor's projects, and
+    nothing that names people.
+
+    It composes like any SQL condition, so the functions that only need the rows take it
+    as one; those that show releases or people ask `release_condition` and `names_people`.
+    """
+
+    def __init__(self, condition: sql.Composable, *, donor_id: UUID | None = None) -> None:
+        super().__init__([condition])
+        self.donor_id = donor_id
+
+
+def hazard_scope(principal: Principal, alias: str = "h") -> Scope:
     """Condition on hazard_area rows (table alias `alias`) that the principal may read.
 
     Admins see every programme; coordinators and operators their programme (operators
@@ -31,25 +51,46 @@ def hazard_scope(principal: Principal, alias: str = "h") -> sql.Composable:
     """
     table = sql.Identifier(alias)
     if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
+        return Scope(sql.SQL("TRUE"))
     if principal.role == Role.PUBLIC or principal.programme_id is None:
         raise Forbidden("this account may not read hazard areas")
     in_programme = sql.SQL("{}.programme_id = {}").format(table,
                                                           sql.Literal(principal.programme_id))
     if principal.role == Role.DONOR:
-        return sql.SQL("{} AND {}").format(in_programme, _DONOR_HAZARDS.format(
-            alias=table, donor=sql.Literal(principal.donor_id)))
-    return in_programme
+        if principal.donor_id is None:  # the database refuses such a donor account
+            raise Forbidden("this donor account names no donor")
+        return Scope(sql.SQL("{} AND {}").format(in_programme, _DONOR_HAZARDS.format(
+            alias=table, donor=sql.Literal(principal.donor_id))), donor_id=principal.donor_id)
+    return Scope(in_programme)
 
 
-def release_scope(principal: Principal, alias: str = "h") -> sql.Composable:
-    """Condition on the hazard areas (alias `alias`) whose released land the principal may
-    see: what hazard_scope allows, and for the public the released land of its programme
+def release_condition(scope: sql.Composable, alias: str = "r") -> sql.Composable | None:
+    """Condition on release rows (alias `alias`) inside the areas of `scope` that the
+    holder of the scope may see one by one; None when it sees them all. A donor sees the
+    releases of its own projects (the areas' totals stay whole)."""
+    donor_id = scope.donor_id if isinstance(scope, Scope) else None
+    if donor_id is None:
+        return None
+    return _DONOR_RELEASES.format(alias=sql.Identifier(alias), donor=sql.Literal(donor_id))
+
+
+def names_people(scope: sql.Composable) -> bool:
+    """Whether the holder of `scope` may see who did what (usernames, record snapshots)."""
+    return not (isinstance(scope, Scope) and scope.donor_id is not None)
+
+
+def release_scope(principal: Principal, alias: str = "h",
+                  release_alias: str = "r") -> sql.Composable:
+    """Condition on releases (alias `release_alias`) joined to their hazard areas (alias
+    `alias`) that the principal may see: the releases that hazard_scope and
+    release_condition allow, and for the public the released land of its programme
     (DESIGN.md section 5: the public viewer sees released land only)."""
     if principal.role == Role.PUBLIC and principal.programme_id is not None:
         return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
                                                      sql.Literal(principal.programme_id))
-    return hazard_scope(principal, alias)
+    scope = hazard_scope(principal, alias)
+    releases = release_condition(scope, release_alias)
+    return scope if releases is None else sql.SQL("{} AND {}").format(scope, releases)
 
 
 def stats_filter(principal: Principal, requested: StatsFilter) -> tuple[StatsFilter, bool]:

@@ -1,19 +1,28 @@
-"""The `demine` command line: database, demo data and ledger commands.
+"""The `demine` command line: database, backups, demo data and ledger commands.
 
 A thin front over the same functions the API calls. `serve` is added by api/cli.py,
 so that survey never imports api.
+
+Settings are read once, by the callback, and kept on the typer context. Only the commands
+that set a database up (`db upgrade`, `demo`, `serve`, `restore`) apply migrations; the
+others read the database as it is, and refuse with exit 2 when its schema is behind this
+code, naming the pending migrations, so that a look at the data never changes it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from survey.config import Settings
-from survey.errors import DemineError
+from survey.errors import DemineError, ProvisioningError
 
 app = typer.Typer(help="demine: humanitarian demining information system", no_args_is_help=True)
 db_app = typer.Typer(help="Database: provisioning and migrations", no_args_is_help=True)
@@ -21,6 +30,39 @@ app.add_typer(db_app, name="db")
 
 console = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """demine: humanitarian demining information system."""
+    try:
+        ctx.obj = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"DEMINE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        err.print(f"[red]error:[/red] the DEMINE_* settings are not valid: {problems}")
+        raise typer.Exit(code=2) from exc
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the callback read (read here when a command runs on its own)."""
+    return ctx.ensure_object(Settings)
+
+
+def fail(exc: DemineError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc.message}")
+    for key, value in exc.detail.items():
+        err.print(f"  {key}: {value}")
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Turn a domain error into its message in red (and its details) and exit code 2."""
+    try:
+        yield
+    except DemineError as exc:
+        raise fail(exc) from exc
 
 
 def database_url(settings: Settings) -> str:
@@ -34,67 +76,23 @@ def database_url(settings: Settings) -> str:
     return url
 
 
-def fail(exc: DemineError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc.message}")
-    for key, value in exc.detail.items():
-        err.print(f"  {key}: {value}")
-    return typer.Exit(code=2)
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create the database if needed and apply pending migrations (a no-op when current)."""
-    try:
-        url = database_url(Settings())
-    except DemineError as exc:
-        raise fail(exc) from exc
-    console.print(f"database is current: {_redact(url)}")
-
-
-@db_app.command("status")
-def db_status() -> None:
-    """Show applied and pending migrations."""
+def current_database_url(settings: Settings) -> str:
+    """Find the database, which must already have this code's schema: never migrates."""
     import psycopg
 
     from survey.store import db, migrate
 
-    try:
-        url = db.resolve_database_url(Settings())
-        with psycopg.connect(url) as conn:
-            done = migrate.applied(conn)
-            todo = migrate.pending(conn)
-    except DemineError as exc:
-        raise fail(exc) from exc
-    console.print(f"database: {_redact(url)}")
-    for migration in migrate.available():
-        state = "applied" if migration.version in done else "pending"
-        console.print(f"  {migration.version:04d}_{migration.name}: {state}")
-    console.print(f"{len(todo)} pending")
-
-
-@app.command()
-def demo(
-    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same data")] = 1,
-    reset: Annotated[bool, typer.Option(help="delete existing programme data first")] = True,
-) -> None:
-    """Load a deterministic demo programme (Izium, Kharkiv oblast)."""
-    from survey import demo as demo_data
-    from survey.store import db
-
-    try:
-        url = database_url(Settings())
-        started = time.perf_counter()
-        data = demo_data.generate(seed)
-        with db.connect(url) as conn, conn.transaction():
-            if reset:
-                demo_data.reset(conn)
-            counts = demo_data.load(conn, data)
-    except DemineError as exc:
-        raise fail(exc) from exc
-    for table, count in counts.items():
-        console.print(f"  {table}: {count}")
-    console.print(f"demo loaded in {time.perf_counter() - started:.1f} s; users "
-                  f"{', '.join(demo_data.DEMO_USERS)} with password '{demo_data.DEMO_PASSWORD}'")
+    url = db.resolve_database_url(settings)
+    with psycopg.connect(url) as conn:
+        todo = migrate.pending(conn)
+    if todo:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
+        raise ProvisioningError(
+            f"the database schema is behind this demine ({len(todo)} migration(s) pending: "
+            f"{names}); this command only reads, so it changed nothing: run `demine db "
+            "upgrade` (after `demine backup FILE`, if you want a way back)",
+            pending=[m.version for m in todo])
+    return url
 
 
 def _redact(url: str) -> str:
@@ -106,12 +104,117 @@ def _redact(url: str) -> str:
     return make_conninfo("", **params)
 
 
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the database if needed and apply pending migrations (a no-op when current)."""
+    with reported():
+        url = database_url(settings_of(ctx))
+    console.print(f"database is current: {_redact(url)}")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Show applied and pending migrations (applies none)."""
+    import psycopg
+
+    from survey.store import db, migrate
+
+    with reported():
+        url = db.resolve_database_url(settings_of(ctx))
+        with psycopg.connect(url) as conn:
+            done = migrate.applied(conn)
+            todo = migrate.pending(conn)
+    console.print(f"database: {_redact(url)}")
+    for migration in migrate.available():
+        state = "applied" if migration.version in done else "pending"
+        console.print(f"  {migration.version:04d}_{migration.name}: {state}")
+    console.print(f"{len(todo)} pending")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same data")] = 1,
+    reset: Annotated[bool, typer.Option(help="delete existing programme data first")] = True,
+) -> None:
+    """Load a deterministic demo programme (Izium, Kharkiv oblast)."""
+    from survey import demo as demo_data
+    from survey.store import db
+
+    with reported():
+        url = database_url(settings_of(ctx))
+        started = time.perf_counter()
+        data = demo_data.generate(seed)
+        with db.connect(url) as conn, conn.transaction():
+            if reset:
+                demo_data.reset(conn)
+            counts = demo_data.load(conn, data)
+    for table, count in counts.items():
+        console.print(f"  {table}: {count}")
+    console.print(f"demo loaded in {time.perf_counter() - started:.1f} s; users "
+                  f"{', '.join(demo_data.DEMO_USERS)} with password '{demo_data.DEMO_PASSWORD}'")
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(dir_okay=False,
+                                        help="file to write (pg_dump custom format)")],
+    overwrite: Annotated[bool, typer.Option(help="replace the file if it exists")] = False,
+) -> None:
+    """Back the database up to a file that pg_restore reads (applies no migration)."""
+    from survey.store import backup as store_backup
+    from survey.store import db
+
+    with reported():
+        url = db.resolve_database_url(settings_of(ctx))
+        archive = store_backup.backup(url, out, overwrite=overwrite)
+    size_mb = out.stat().st_size / 2**20
+    console.print(f"backup written: {out} ({size_mb:.1f} MB, database {archive.database}, "
+                  f"schema version {archive.schema_version})")
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    archive: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                            help="a file written by `demine backup`")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", "--force",
+        help="replace a database that holds data (all of it: back it up first)")] = False,
+) -> None:
+    """Restore a backup into the configured database, migrated to this demine's schema.
+
+    All or nothing: the backup is restored and migrated in a new database, which then
+    takes the configured database's name. A database that holds data is only replaced
+    with --replace; a backup from a newer demine is refused before anything is touched.
+    """
+    from survey.store import backup as store_backup
+    from survey.store import db
+
+    with reported():
+        url = db.resolve_database_url(settings_of(ctx))
+        done = store_backup.restore(url, archive, replace=replace)
+    info = done.archive
+    console.print(f"restored {archive} (taken {info.created or 'at an unknown time'} from "
+                  f"database {info.database or '?'}, schema version {info.schema_version}) "
+                  f"into database {done.database}"
+                  + ("; it replaced the database's previous contents" if done.replaced else ""))
+    if done.applied:
+        console.print("applied migrations: "
+                      + ", ".join(f"{m.version:04d}_{m.name}" for m in done.applied))
+    if done.leftover:
+        err.print(f"[yellow]warning:[/yellow] the replaced database was kept as "
+                  f"{done.leftover}: drop it when you no longer need it")
+
+
 ledger_app = typer.Typer(help="The land release ledger", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 
 
 @ledger_app.command("show")
-def ledger_show(hazard_area: Annotated[str, typer.Argument(help="UUID or local id")]) -> None:
+def ledger_show(ctx: typer.Context,
+                hazard_area: Annotated[str, typer.Argument(help="UUID or local id")]) -> None:
     """Show a hazard area's books: each release and what remained after it."""
     from psycopg import sql
     from rich.table import Table
@@ -119,14 +222,12 @@ def ledger_show(hazard_area: Annotated[str, typer.Argument(help="UUID or local i
     from survey.ledger import history
     from survey.store import db
 
-    try:
-        url = database_url(Settings())
+    with reported():
+        url = current_database_url(settings_of(ctx))
         with db.connect(url) as conn:
             books = history.ledger(conn, hazard_area_id=history.resolve_hazard_id(conn,
                                                                                   hazard_area),
                                    scope=sql.SQL("TRUE"))
-    except DemineError as exc:
-        raise fail(exc) from exc
     h = books["hazard_area"]
     console.print(f"[bold]{h['local_id']}[/bold] {h['classification']} {h['status']}: "
                   f"{h['area_m2']:,.2f} m² = cancelled {h['cancelled_m2']:,.2f} + reduced "
@@ -140,15 +241,16 @@ def ledger_show(hazard_area: Annotated[str, typer.Argument(help="UUID or local i
 
 
 @app.command()
-def check(repair: Annotated[bool, typer.Option(help="recompute remaining geometry of the "
+def check(ctx: typer.Context,
+          repair: Annotated[bool, typer.Option(help="recompute remaining geometry of the "
                                                "offenders and rebuild the summary")] = False
           ) -> None:
     """Check the conservation invariant over the whole store (exit 1 when it fails)."""
     from survey.ledger import check as ledger_check
     from survey.store import db
 
-    try:
-        url = database_url(Settings())
+    with reported():
+        url = current_database_url(settings_of(ctx))
         with db.connect(url) as conn, conn.transaction():
             offenders = ledger_check.find_discrepancies(conn)
             drift = ledger_check.summary_drift(conn)
@@ -158,8 +260,6 @@ def check(repair: Annotated[bool, typer.Option(help="recompute remaining geometr
                 ledger_check.rebuild_summary(conn)
                 remaining_offenders = ledger_check.find_discrepancies(conn)
                 drift_after = ledger_check.summary_drift(conn)
-    except DemineError as exc:
-        raise fail(exc) from exc
     for o in offenders:
         console.print(f"{o.hazard_area_id} {o.local_id}: area {o.area_m2:.2f} m² ≠ released "
                       f"{o.cancelled_m2 + o.reduced_m2 + o.cleared_m2:.2f} + remaining "
@@ -181,6 +281,7 @@ def check(repair: Annotated[bool, typer.Option(help="recompute remaining geometr
 
 @app.command()
 def stats(
+    ctx: typer.Context,
     date_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     period: Annotated[str, typer.Option(help="day, month or year")] = "year",
@@ -198,11 +299,10 @@ def stats(
         f = ledger_stats.StatsFilter(
             date_from=date.fromisoformat(date_from) if date_from else None,
             date_to=date.fromisoformat(date_to) if date_to else None)
-        url = database_url(Settings())
-        with db.connect(url) as conn:
-            figures = ledger_stats.ledger_stats(conn, f, period=period)  # type: ignore[arg-type]
-    except DemineError as exc:
-        raise fail(exc) from exc
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    with reported():
+        url = current_database_url(settings_of(ctx))
+        with db.connect(url) as conn:
+            figures = ledger_stats.ledger_stats(conn, f, period=period)  # type: ignore[arg-type]
     console.print_json(json.dumps(figures, default=str))

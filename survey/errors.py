@@ -46,5 +46,9 @@ class Forbidden(DemineError):
     """The caller is known but may not do this."""
 
 
+class TooManyAttempts(DemineError):
+    """Too many failed sign-ins; `retry_after` (seconds) says when to try again."""
+
+
 class ProvisioningError(DemineError):
     """The database could not be found, created or started."""

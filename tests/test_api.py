@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import psycopg
 
 from api.schemas import HazardAreaPublic, HazardAreasPublic, Health
 from tests.conftest import sign_in
+
+
+def form_sign_in(client: httpx.Client, username: str, password: str,
+                 next: str = "/maps/overview") -> httpx.Response:
+    """Sign in through the /login form as a browser does: load it, send its token back."""
+    page = client.get("/login")
+    token = re.search(r"name='csrf_token' value='([^']+)'", page.text)
+    assert token is not None, page.text
+    return client.post("/login", data={"username": username, "password": password,
+                                       "next": next, "csrf_token": token[1]})
 
 
 def test_health_checks_the_database(http: httpx.Client) -> None:
@@ -117,12 +129,9 @@ def test_overview_map_requires_sign_in_then_renders(live_server: str) -> None:
         assert anonymous.headers["location"].startswith("/login")
         from survey.demo import DEMO_PASSWORD
 
-        signed = client.post("/login", data={"username": "coordinator",
-                                             "password": DEMO_PASSWORD,
-                                             "next": "/maps/overview"},
-                             follow_redirects=True)
-        assert signed.status_code == 200
-        page = signed.text
+        signed = form_sign_in(client, "coordinator", DEMO_PASSWORD)
+        assert signed.status_code == 303
+        page = client.get(signed.headers["location"]).text
         assert "/static/vendor/leaflet/leaflet.js" in page
         assert "#FF0000" in page or "#ff0000" in page.lower()
         # offline: nothing is fetched from another host
@@ -152,8 +161,8 @@ def test_public_viewer_sees_released_land_only(http: httpx.Client, api_database_
     assert stats["released"]["total"]["area_m2"] > 0
     assert "remaining" not in stats and "devices" not in stats
     with httpx.Client(base_url=live_server, timeout=30) as client:
-        page = client.post("/login", data={"username": "public.viewer",
-                                           "password": "public-pass"}, follow_redirects=True)
+        signed = form_sign_in(client, "public.viewer", "public-pass")
+        page = client.get(signed.headers["location"])
         assert page.status_code == 200
         assert "Released land" in page.text and '"remaining_area_m2"' not in page.text
 
@@ -163,6 +172,5 @@ def test_login_never_redirects_off_site(live_server: str) -> None:
 
     with httpx.Client(base_url=live_server, timeout=30) as client:
         for target in ("//evil.example/x", "/\\evil.example/x", "https://evil.example/"):
-            response = client.post("/login", data={"username": "coordinator",
-                                                   "password": DEMO_PASSWORD, "next": target})
+            response = form_sign_in(client, "coordinator", DEMO_PASSWORD, next=target)
             assert response.status_code == 303 and response.headers["location"] == "/"

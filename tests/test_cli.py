@@ -25,6 +25,25 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **env}, check=False)
 
 
+def said(text: str) -> str:
+    """Output with rich's line wrapping undone, for matching phrases."""
+    return " ".join(text.split())
+
+
+def migrate_all_but_last(url: str) -> migrate.Migration:
+    """Bring a database to the schema before the newest migration, as `demine db upgrade`
+    did before that migration shipped; return the migration left pending."""
+    *done, last = migrate.available()
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute(migrate.CREATE_VERSIONS)
+        for migration in done:
+            conn.execute(sql.SQL(migration.text))  # type: ignore[arg-type]
+            conn.execute("INSERT INTO schema_migration (version, name, sha256) "
+                         "VALUES (%s, %s, %s)", (migration.version, migration.name,
+                                                 migration.sha256))
+    return last
+
+
 def test_db_upgrade_creates_database_and_is_idempotent(server_url: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -64,3 +83,30 @@ def test_private_cluster_when_no_server_is_reachable() -> None:
     finally:
         db.stop_private_cluster(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_read_only_commands_do_not_migrate(server_url: str) -> None:
+    # they refuse with exit 2 and name what is pending; only `db upgrade` (and demo, serve,
+    # restore) may change the schema
+    url = db.create_database(server_url, db_name("demine_test_cli_behind"), drop_first=True)
+    last = migrate_all_but_last(url)
+    pending = f"{last.version:04d}_{last.name}"
+    env = {"DEMINE_DATABASE_URL": url}
+    for args in (["check"], ["check", "--repair"], ["stats"], ["ledger", "show", "UA-KH-000001"]):
+        result = run(*args, **env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "schema is behind" in said(result.stderr) and pending in result.stderr, args
+    status = run("db", "status", **env)
+    assert status.returncode == 0, status.stderr
+    assert f"{pending}: pending" in status.stdout and "1 pending" in status.stdout
+    with psycopg.connect(url) as conn:
+        assert last.version not in migrate.applied(conn)
+    upgrade = run("db", "upgrade", **env)
+    assert upgrade.returncode == 0 and f"applied migrations: {pending}" in said(upgrade.stderr)
+    assert run("check", **env).returncode == 0
+
+
+def test_invalid_settings_are_a_clear_error() -> None:
+    result = run("db", "status", DEMINE_PORT="eighty")
+    assert result.returncode == 2
+    assert "DEMINE_PORT" in result.stderr and "Traceback" not in result.stderr

@@ -118,3 +118,51 @@ def test_hazard_area_starts_with_all_of_it_remaining(conn: psycopg.Connection) -
     remaining = conn.execute("SELECT demine_remaining(%s)", (hazard.id,)).fetchone()[0]
     assert shapely.equals(remaining, hazard.geom)
     assert hazard.remaining_area_m2 == pytest.approx(hazard.area_m2, abs=1e-6)
+
+
+def test_concurrent_updates_of_one_version_let_exactly_one_win(server_url: str) -> None:
+    # two real sessions on a database of its own (committed rows, which the rolled-back
+    # `conn` cannot give): B reads while A's change is not yet committed, then must lose
+    import threading
+    import time
+
+    from survey.store import db, migrate
+    from tests.conftest import db_name
+
+    url = db.create_database(server_url, db_name("demine_test_race"), drop_first=True)
+    migrate.upgrade(url)
+    with db.connect(url) as setup, setup.transaction():
+        hazard = sample_records(setup)[m.HazardArea]
+    with db.connect(url) as a, db.connect(url) as b:
+        current = repo.get(a, m.HazardArea, id=hazard.id)
+        a.commit()
+        outcome: dict[str, Any] = {}
+
+        def second_writer() -> None:
+            try:
+                with b.transaction():
+                    outcome["saved"] = repo.update(
+                        b, current.model_copy(update={"priority": 5}), actor="b",
+                        expected_version=current.version)
+            except LedgerConflict as exc:
+                outcome["conflict"] = exc
+
+        with a.transaction():
+            won = repo.update(a, current.model_copy(update={"priority": 1}), actor="a",
+                              expected_version=current.version)
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            deadline = time.monotonic() + 10
+            with db.connect(url) as watch:
+                while not watch.execute(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                        (b.info.backend_pid,)).fetchone()[0]:
+                    assert time.monotonic() < deadline, "B never waited for A's row lock"
+                    time.sleep(0.02)
+        thread.join(timeout=10)
+        assert "saved" not in outcome, "both writers won: the second overwrote the first"
+        assert outcome["conflict"].detail == {"current_version": current.version + 1}
+        stored = repo.get(a, m.HazardArea, id=hazard.id)
+        assert (stored.version, stored.priority) == (won.version, 1) == (current.version + 1, 1)
+        assert a.execute("SELECT count(*) FROM audit_log WHERE action = 'update' "
+                         "AND entity_id = %s", (hazard.id,)).fetchone()[0] == 1

@@ -17,6 +17,10 @@ from survey.store.hazards import HazardFilter, hazard_area_feature, hazard_area_
 router = APIRouter(prefix="/api/v1/hazard-areas", tags=["hazard areas"])
 
 GEOJSON = "application/geo+json"
+# paging bounds: a larger offset is no page of any real programme, and an offset past
+# PostgreSQL's bigint was a 500
+MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000_000
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -50,12 +54,13 @@ def list_hazard_areas(
     request: Request,
     conn: Conn,
     scope: HazardScope,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat",
+                                      max_length=200)] = None,
     classification: Classification | None = None,
     status: HazardStatus | None = None,
     organisation_id: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     """Lists the hazard areas the caller may see, as a GeoJSON FeatureCollection."""
     filters = HazardFilter(bbox=parse_bbox(bbox),

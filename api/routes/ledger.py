@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from api.deps import Conn, CurrentUser, HazardScope
+from api.deps import AppSettings, Conn, CurrentUser, HazardScope
 from api.schemas import (
     BoundaryChange,
     HazardAreaPublic,
@@ -21,15 +21,24 @@ from api.schemas import (
     TransitionPublic,
 )
 from survey import access
-from survey.domain.geometry import as_multipolygon, to_geojson
+from survey.domain.geometry import GeometryLimits, as_multipolygon, to_geojson
 from survey.domain.models import ActivityReport, HazardArea, Release
 from survey.domain.vocab import Method, Product
 from survey.errors import InvalidInput, PreconditionRequired
 from survey.ledger import boundary, history, lifecycle, record_release, stats
+from survey.ledger.dates import check_programme_date
 from survey.store import repo
 from survey.store.hazards import hazard_area_feature, require_visible
 
 router = APIRouter(prefix="/api/v1", tags=["land release ledger"])
+
+
+def geometry_limits(settings: AppSettings) -> GeometryLimits:
+    """The size limits of a geometry sent to this server (DEMINE_MAX_VERTICES, ...)."""
+    return GeometryLimits(max_vertices=settings.max_vertices, max_parts=settings.max_parts)
+
+
+Limits = Annotated[GeometryLimits, Depends(geometry_limits)]
 
 
 _INTERNAL = {"geom", "programme_id", "created_at", "split_from_id", "booked_seq"}
@@ -42,7 +51,7 @@ def _public(release: Release, **extra: object) -> ReleasePublic:
 
 
 @router.post("/releases", response_model=ReleasePublic, status_code=201)
-def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser,
+def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser, limits: Limits,
                    response: Response) -> ReleasePublic:
     """Books a cancelled, reduced or cleared polygon against its hazard area."""
     report = repo.get(conn, ActivityReport, id=body.activity_report_id)
@@ -50,8 +59,12 @@ def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser,
                        organisation_id=report.organisation_id)
     if report.hazard_area_id != body.hazard_area_id:
         raise InvalidInput("the activity report belongs to another hazard area")
+    geom = as_multipolygon(body.geometry, limits=limits)
+    # record_release (the ledger's) does not check dates yet: the rule is applied here
+    check_programme_date(conn, programme_id=report.programme_id, day=body.release_date,
+                         what="release date")
     fields = body.model_dump(exclude={"id", "geometry"}, exclude_none=True)
-    release = Release(programme_id=report.programme_id, geom=as_multipolygon(body.geometry),
+    release = Release(programme_id=report.programme_id, geom=geom,
                       **({"id": body.id} if body.id else {}), **fields)
     booked = record_release(conn, release=release, actor=user.username)
     if booked.already_booked:
@@ -130,10 +143,11 @@ Edit = Annotated[BoundaryEdit, Depends(boundary_edit)]
 
 @router.post("/hazard-areas/{hazard_area_id}/resurvey", response_model=HazardAreaPublic)
 def update_hazard_area_boundary(hazard_area_id: UUID, body: BoundaryChange, edit: Edit,
-                                conn: Conn, user: CurrentUser,
-                                scope: HazardScope) -> dict[str, object]:
+                                conn: Conn, user: CurrentUser, scope: HazardScope,
+                                limits: Limits) -> dict[str, object]:
     """Replaces the boundary after a re-survey; the old one stays in the history."""
-    boundary.resurvey(conn, hazard_area_id=hazard_area_id, geom=body.geometry,
+    geom = as_multipolygon(body.geometry, limits=limits)
+    boundary.resurvey(conn, hazard_area_id=hazard_area_id, geom=geom,
                       reason=body.reason, actor=user.username, effective=body.effective_date,
                       expected_version=edit.expected_version)
     return hazard_area_feature(conn, scope=scope, hazard_area_id=hazard_area_id)
@@ -142,10 +156,11 @@ def update_hazard_area_boundary(hazard_area_id: UUID, body: BoundaryChange, edit
 @router.post("/hazard-areas/{hazard_area_id}/split", response_model=HazardAreaPublic,
              status_code=201)
 def create_hazard_area_split(hazard_area_id: UUID, body: BoundaryChange, edit: Edit,
-                             conn: Conn, user: CurrentUser,
-                             scope: HazardScope) -> dict[str, object]:
+                             conn: Conn, user: CurrentUser, scope: HazardScope,
+                             limits: Limits) -> dict[str, object]:
     """Splits a part off into a new hazard area, which takes its releases with it."""
-    child = boundary.split(conn, hazard_area_id=hazard_area_id, part=body.geometry,
+    part = as_multipolygon(body.geometry, limits=limits)
+    child = boundary.split(conn, hazard_area_id=hazard_area_id, part=part,
                            reason=body.reason, actor=user.username, local_id=body.local_id,
                            effective=body.effective_date,
                            expected_version=edit.expected_version)

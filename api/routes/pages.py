@@ -10,12 +10,25 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SESSION_COOKIE, AppSettings, Conn, token_of
+from api.deps import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    AppSettings,
+    BareConn,
+    Conn,
+    check_form,
+    client_address,
+    csrf_token,
+    keep_csrf_token,
+    secure_cookies,
+    sign_in_limits,
+    token_of,
+)
 from maps.overview import overview_map
-from survey import access
-from survey.auth import authenticate, issue_token
+from survey import access, auth
+from survey.config import Settings
 from survey.domain.vocab import Role
-from survey.errors import Unauthorized
+from survey.errors import Forbidden, TooManyAttempts, Unauthorized
 from survey.store.hazards import (
     admin_area_collection,
     hazard_area_features,
@@ -50,37 +63,109 @@ def read_home() -> HTMLResponse:
     return _page("demine", "<h1>demine</h1><p>Information system for humanitarian demining."
                  "</p><ul><li><a href='/maps/overview'>Map of hazard areas</a></li>"
                  "<li><a href='/docs'>API documentation</a></li>"
-                 "<li><a href='/login'>Sign in</a></li></ul>")
+                 "<li><a href='/login'>Sign in</a></li><li><a href='/logout'>Sign out</a>"
+                 "</li></ul>")
+
+
+# /login?error= names one of these; anything else shows nothing (a link must not be able
+# to put its own words on the sign-in page)
+MESSAGES = {
+    "credentials": "Unknown user or wrong password.",
+    "throttled": "Too many failed sign-ins: wait a few minutes, then try again.",
+    "form": "The form had expired: please sign in again.",
+    "signed_out": "You are signed out.",
+}
+
+
+def _login_page(request: Request, settings: Settings, next: str, message: str | None,
+                status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    token = csrf_token(request)
+    notice = f"<p class='error'>{escape(message)}</p>" if message else ""
+    response = _page("Sign in", f"<h1>Sign in to demine</h1>{notice}"
+                     f"<form method='post' action='/login'><input type='hidden' name='next' "
+                     f"value='{escape(_safe_next(next))}'><input type='hidden' "
+                     f"name='{CSRF_FIELD}' value='{escape(token)}'>"
+                     "<label for='username'>Username</label><input id='username' "
+                     "name='username' autocomplete='username' required><label "
+                     "for='password'>Password</label><input id='password' name='password' "
+                     "type='password' autocomplete='current-password' required><button "
+                     "type='submit'>Sign in</button></form>", status)
+    response.headers.update(headers or {})
+    keep_csrf_token(request, response, token, settings)
+    return response
+
+
+def _refused_form(exc: Forbidden) -> HTMLResponse:
+    return _page("Not accepted", f"<h1>Not accepted</h1><p class='error'>{escape(exc.message)}"
+                 "</p><p><a href='/login'>Sign in</a></p>", 403)
 
 
 @router.get("/login")
-def read_login(next: str = "/maps/overview", error: str | None = None) -> HTMLResponse:
+def read_login(request: Request, settings: AppSettings, next: str = "/maps/overview",
+               error: str | None = None) -> HTMLResponse:
     """Sign-in form."""
-    message = f"<p class='error'>{escape(error)}</p>" if error else ""
-    return _page("Sign in", f"<h1>Sign in to demine</h1>{message}"
-                 f"<form method='post' action='/login'><input type='hidden' name='next' "
-                 f"value='{escape(_safe_next(next))}'>"
-                 "<label for='username'>Username</label><input id='username' name='username' "
-                 "autocomplete='username' required><label for='password'>Password</label>"
-                 "<input id='password' name='password' type='password' "
-                 "autocomplete='current-password' required><button type='submit'>Sign in"
-                 "</button></form>")
+    return _login_page(request, settings, next, MESSAGES.get(error or ""))
 
 
 @router.post("/login")
-def create_session(conn: Conn, settings: AppSettings, username: Annotated[str, Form()],
-                   password: Annotated[str, Form()],
-                   next: Annotated[str, Form()] = "/maps/overview") -> Response:
+def create_session(request: Request, conn: BareConn, settings: AppSettings,
+                   username: Annotated[str, Form()], password: Annotated[str, Form()],
+                   next: Annotated[str, Form()] = "/maps/overview",
+                   csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
     """Checks the password and sets the session cookie."""
-    ttl = timedelta(hours=settings.token_ttl_hours)
     try:
-        token, _, _ = issue_token(conn, username=username, password=password, ttl=ttl)
-    except Unauthorized as exc:
-        return RedirectResponse(f"/login?next={quote(_safe_next(next))}&error="
-                                f"{quote(exc.message)}", status_code=303)
+        check_form(request, csrf)
+    except Forbidden as exc:
+        return _refused_form(exc)
+    ttl = timedelta(hours=settings.token_ttl_hours)
+    with conn.transaction():  # a refusal is counted and audited before it is shown
+        attempt = auth.sign_in(conn, username=username, password=password,
+                               address=client_address(request), ttl=ttl,
+                               limits=sign_in_limits(settings))
+    try:
+        token, _, _ = attempt.result()
+    except TooManyAttempts as exc:
+        return _login_page(request, settings, next, MESSAGES["throttled"], 429,
+                           {"Retry-After": str(exc.detail.get("retry_after", 60))})
+    except Unauthorized:
+        return RedirectResponse(f"/login?next={quote(_safe_next(next))}&error=credentials",
+                                status_code=303)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True,
-                        samesite="strict", secure=settings.cookie_secure)
+                        samesite="strict", secure=secure_cookies(request, settings))
+    return response
+
+
+@router.get("/logout")
+def read_logout(request: Request, settings: AppSettings) -> HTMLResponse:
+    """Sign-out form (signing out changes state, so it is a POST with a CSRF token)."""
+    token = csrf_token(request)
+    response = _page("Sign out", "<h1>Sign out of demine</h1><form method='post' "
+                     f"action='/logout'><input type='hidden' name='{CSRF_FIELD}' "
+                     f"value='{escape(token)}'><button type='submit'>Sign out</button></form>")
+    keep_csrf_token(request, response, token, settings)
+    return response
+
+
+@router.post("/logout")
+def delete_session(request: Request, conn: Conn, settings: AppSettings,
+                   csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None) -> Response:
+    """Revokes the session's token and clears the cookie."""
+    try:
+        check_form(request, csrf)
+    except Forbidden as exc:
+        return _refused_form(exc)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            principal = auth.authenticate(conn, token=token)
+        except Unauthorized:
+            pass  # expired or revoked already: clearing the cookie is all that is left
+        else:
+            auth.sign_out(conn, principal=principal, token=token)
+    response = RedirectResponse("/login?error=signed_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict",
+                           secure=secure_cookies(request, settings))
     return response
 
 
@@ -91,7 +176,7 @@ def read_overview_map(request: Request, conn: Conn, settings: AppSettings) -> Re
     try:
         if not token:
             raise Unauthorized("sign in to see the map")
-        principal = authenticate(conn, token=token)
+        principal = auth.authenticate(conn, token=token)
     except Unauthorized:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     features: list[dict[str, object]] = []

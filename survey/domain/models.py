@@ -69,6 +69,8 @@ class Programme(Record):
     closure_threshold_m2: float = 1.0
     languages: list[str] = Field(default_factory=lambda: ["en"])
     created_at: datetime | None = None
+    # the first day its records may carry: an earlier date is refused as a typo (0006)
+    records_from: date = date(1990, 1, 1)
 
 
 class Organisation(Record):
@@ -320,7 +322,9 @@ class ActivityReport(Record):
 
 class Release(Record):
     __table__ = "release"
-    __generated__ = frozenset({"area_m2", "booked_seq"})
+    # the attribution is filled in by the database when the release is booked (0005)
+    __generated__ = frozenset({"area_m2", "booked_seq", "organisation_id", "project_id",
+                               "donor_id", "admin_area_id"})
     __geometry__ = frozenset({"geom"})
 
     id: UUID = Field(default_factory=uuid4)
@@ -338,6 +342,10 @@ class Release(Record):
     created_at: datetime | None = None
     split_from_id: UUID | None = None
     booked_seq: int | None = None
+    organisation_id: UUID | None = None
+    project_id: UUID | None = None
+    donor_id: UUID | None = None
+    admin_area_id: UUID | None = None
 
 
 class MarkerPoint(Record):

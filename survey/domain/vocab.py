@@ -181,3 +181,6 @@ class AuditAction(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     LOGIN = "login"
+    LOGIN_FAILED = "login_failed"  # a refused sign-in: the name tried and the address
+    LOGOUT = "logout"
+    REVOKE = "revoke"  # a token revoked by its owner or an admin

@@ -22,6 +22,7 @@ from survey.domain.geometry import as_multipolygon
 from survey.domain.models import HazardArea
 from survey.domain.vocab import AuditAction, HazardStatus
 from survey.errors import InvalidGeometry, LedgerConflict, NotFound
+from survey.ledger.dates import check_hazard_date
 from survey.ledger.lifecycle import mark_worked_on
 from survey.ledger.releases import GPS_TOLERANCE_M, NOISE_M2
 from survey.store import repo
@@ -48,16 +49,16 @@ SELECT h.id, coalesce((SELECT max(boundary_version) FROM hazard_area_boundary
 FROM hazard_area h WHERE h.id = %(id)s
 """
 
-# A boundary change is rare: recomputing remaining from the area's releases here is the
-# one place a union over its history is affordable.
+# A boundary change is rare: recomputing remaining from the area's releases (here and
+# after a split) is where a union over its history is affordable.
 # released land that the new line misses by GPS noise stays inside: the boundary takes it in
 SET_BOUNDARY = """
 WITH b AS (SELECT demine_densify(%(geom)s) AS g)
 UPDATE hazard_area h
 SET geom = ST_Multi(ST_CollectionExtract(ST_Union(b.g, coalesce(
-        (SELECT ST_Union(r.geom) FROM release r
+        (SELECT ST_Union(r.geom, demine_grid()) FROM release r
          WHERE r.hazard_area_id = %(id)s AND NOT ST_CoveredBy(r.geom, b.g)),
-        ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))), 3)),
+        ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)), demine_grid()), 3)),
     date_of_information = %(effective)s,
     version = version + 1,
     updated_at = now()
@@ -65,12 +66,10 @@ FROM b
 WHERE h.id = %(id)s
 """
 
+# geom minus the union of its releases, on the ledger grid; slivers of what remains go
+# into the release they lie against (demine_recompute_remaining in 0005)
 RECOMPUTE_REMAINING = """
-UPDATE hazard_area h
-SET remaining_area_m2 = demine_set_remaining(h.id, CASE WHEN r.released IS NULL THEN h.geom
-        ELSE ST_Multi(ST_CollectionExtract(ST_Difference(h.geom, r.released), 3)) END)
-FROM (SELECT ST_Union(geom) AS released FROM release WHERE hazard_area_id = %(id)s) r
-WHERE h.id = %(id)s
+UPDATE hazard_area SET remaining_area_m2 = demine_recompute_remaining(id) WHERE id = %(id)s
 """
 
 
@@ -115,6 +114,7 @@ def resurvey(conn: psycopg.Connection, *, hazard_area_id: UUID, geom: Any, reaso
     cannot be surveyed out of the books. Where the new line misses a release by no more
     than GPS noise (0.5 m), the boundary is widened to take the release in.
     """
+    check_hazard_date(conn, hazard_area_id=hazard_area_id, day=effective, what="effective date")
     new_geom = as_multipolygon(geom)
     hazard = _locked(conn, hazard_area_id)
     _check_version(hazard, expected_version)
@@ -146,15 +146,16 @@ def resurvey(conn: psycopg.Connection, *, hazard_area_id: UUID, geom: Any, reaso
 CUT = """
 WITH h AS (SELECT geom FROM hazard_area WHERE id = %(id)s),
      c AS (SELECT ST_Multi(ST_CollectionExtract(
-                      ST_Intersection(h.geom, demine_densify(%(part)s)), 3)) AS g FROM h)
+                      ST_Intersection(h.geom, demine_densify(%(part)s), demine_grid()), 3)) AS g
+           FROM h)
 SELECT c.g AS cut, ST_Area(c.g::geography) AS cut_m2,
-       ST_Area(ST_Difference(h.geom, c.g)::geography) AS rest_m2
+       ST_Area(ST_Difference(h.geom, c.g, demine_grid())::geography) AS rest_m2
 FROM h, c
 """
 
 RELEASES_IN_CUT = """
-SELECT r.id, ST_Area(ST_Intersection(r.geom, %(cut)s)::geography) AS inside_m2,
-       ST_Area(ST_Difference(r.geom, %(cut)s)::geography) AS outside_m2
+SELECT r.id, ST_Area(ST_Intersection(r.geom, %(cut)s, demine_grid())::geography) AS inside_m2,
+       ST_Area(ST_Difference(r.geom, %(cut)s, demine_grid())::geography) AS outside_m2
 FROM release r
 WHERE r.hazard_area_id = %(id)s AND ST_Intersects(r.geom, %(cut)s)
 """
@@ -170,37 +171,20 @@ WITH piece AS (
                          split_from_id)
     SELECT %(new_id)s, programme_id, activity_report_id, %(child)s, product, method,
            technical_asset, depth_cm, release_date,
-           ST_Multi(ST_CollectionExtract(ST_Intersection(geom, %(cut)s), 3)), 0, id
+           ST_Multi(ST_CollectionExtract(ST_Intersection(geom, %(cut)s, demine_grid()), 3)),
+           0, id
     FROM release WHERE id = %(release)s
     RETURNING id
 )
 UPDATE release
-SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3))
+SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s, demine_grid()), 3))
 WHERE id = %(release)s
 """
 
-# the child's remaining ground is what remained of the parent inside the cut
-CHILD_REMAINING = """
-UPDATE hazard_area
-SET remaining_area_m2 = demine_set_remaining(%(child)s, (
-    SELECT coalesce(ST_Multi(ST_CollectionExtract(ST_Union(ST_Intersection(p.geom, %(cut)s)),
-                                                  3)),
-                    ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))
-    FROM remaining_piece p WHERE p.hazard_area_id = %(id)s AND p.geom && %(cut)s))
-WHERE id = %(child)s
-"""
-
-SHRINK_PARENT_PIECES = """
-UPDATE remaining_piece
-SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3))
-WHERE hazard_area_id = %(id)s AND geom && %(cut)s
-"""
-
+# what remains of both is then recomputed from their releases (RECOMPUTE_REMAINING)
 SHRINK_PARENT = """
 UPDATE hazard_area
-SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s), 3)),
-    remaining_area_m2 = (SELECT coalesce(sum(area_m2), 0) FROM remaining_piece
-                         WHERE hazard_area_id = %(id)s),
+SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(geom, %(cut)s, demine_grid()), 3)),
     version = version + 1, updated_at = now()
 WHERE id = %(id)s
 """
@@ -214,6 +198,7 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
     Returns the new hazard area. The parent keeps the rest, its old boundary goes to
     history, and both satisfy the conservation invariant afterwards.
     """
+    check_hazard_date(conn, hazard_area_id=hazard_area_id, day=effective, what="effective date")
     part_geom = as_multipolygon(part)
     parent = _locked(conn, hazard_area_id)
     _check_version(parent, expected_version)
@@ -247,11 +232,9 @@ def split(conn: psycopg.Connection, *, hazard_area_id: UUID, part: BaseGeometry 
         else:
             conn.execute(SPLIT_RELEASE, {**params, "release": release_id, "new_id": uuid4()})
         moved += 1
-    conn.execute(CHILD_REMAINING, params)
-    conn.execute(SHRINK_PARENT_PIECES, params)
-    conn.execute("DELETE FROM remaining_piece WHERE hazard_area_id = %(id)s "
-                 "AND ST_IsEmpty(geom)", params)
     conn.execute(SHRINK_PARENT, params)
+    conn.execute(RECOMPUTE_REMAINING, params)
+    conn.execute(RECOMPUTE_REMAINING, {"id": child.id})
     if moved:
         mark_worked_on(conn, hazard_area_id=child.id, actor=actor,
                        reason=f"split from {parent.local_id} with {moved} release(s)",

@@ -63,6 +63,15 @@ WHERE abs(discrepancy_m2) > %(abs)s + %(rel)s * area_m2
 ORDER BY local_id
 """
 
+# the attribution kept on each release (who, which project and donor, which admin area)
+# must be what its report, task, project and hazard area say now
+ATTRIBUTION_DRIFT = """
+SELECT count(*)
+FROM release r JOIN release_attribution_derived d ON d.release_id = r.id
+WHERE (r.organisation_id, r.project_id, r.donor_id, r.admin_area_id)
+      IS DISTINCT FROM (d.organisation_id, d.project_id, d.donor_id, d.admin_area_id)
+"""
+
 # the summary table must equal a fresh aggregation of the releases (nil UUID stands for
 # "none" so that the full join matches keys with NULLs in them)
 SUMMARY_DRIFT = """
@@ -112,18 +121,20 @@ def find_discrepancies(conn: psycopg.Connection) -> list[Discrepancy]:
 
 
 def summary_drift(conn: psycopg.Connection) -> int:
-    """How many summary rows differ from the releases (0 when in step): the daily summary
-    against the releases, the rollup against the daily summary."""
+    """How many rows differ from what they summarise (0 when in step): the releases'
+    attribution against its sources, the daily summary against the releases, the rollup
+    against the daily summary."""
     params = {"abs": ABS_TOLERANCE_M2, "nil": UUID(int=0)}
     drift = 0
-    for query in (SUMMARY_DRIFT, ROLLUP_DRIFT):
+    for query in (ATTRIBUTION_DRIFT, SUMMARY_DRIFT, ROLLUP_DRIFT):
         row = conn.execute(query, params).fetchone()
         drift += int(row[0]) if row else 0
     return drift
 
 
 def repair(conn: psycopg.Connection, *, hazard_area_ids: Iterable[UUID], actor: str) -> int:
-    """Rebuild the remaining pieces from scratch (geom minus the union of its releases)."""
+    """Rebuild the remaining pieces from scratch (geom minus the union of its releases,
+    on the ledger grid; slivers go into the releases they lie against)."""
     count = 0
     for hazard_area_id in hazard_area_ids:
         # locked first, so that no release is booked between reading the releases and
@@ -140,5 +151,6 @@ def repair(conn: psycopg.Connection, *, hazard_area_ids: Iterable[UUID], actor: 
 
 
 def rebuild_summary(conn: psycopg.Connection) -> None:
-    """Rebuild the daily summary and its rollup from the releases."""
+    """Derive every release's attribution again, then rebuild the daily summary and its
+    rollup from the releases."""
     conn.execute("SELECT ledger_daily_rebuild()")

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from survey import access
 from survey.errors import InvalidInput, NotFound
 
 SUMMARY = """
@@ -22,21 +23,44 @@ WHERE h.id = {id} AND {scope}
 GROUP BY h.id
 """
 
-# remaining after each release, from the geodesic areas in the order they were booked
+# Remaining after each release, from the geodesic areas in the order they were booked,
+# each read against the boundary in force when it was booked: an earlier boundary kept by a
+# re-survey or split (hazard_area_boundary) while the release's booking time falls in its
+# validity, else today's.
 TIMELINE = """
 SELECT r.id, r.release_date, r.product, r.method, r.technical_asset, r.depth_cm,
        r.activity_report_id, r.area_m2, r.clipped_m2, r.split_from_id, r.created_at,
-       h.area_m2 - sum(r.area_m2) OVER (ORDER BY r.booked_seq) AS remaining_after_m2
-FROM release r JOIN hazard_area h ON h.id = r.hazard_area_id
+       coalesce(b.area_m2, h.area_m2) - sum(r.area_m2) OVER (ORDER BY r.booked_seq)
+           AS remaining_after_m2
+FROM release r
+JOIN hazard_area h ON h.id = r.hazard_area_id
+LEFT JOIN LATERAL (
+    SELECT hb.area_m2 FROM hazard_area_boundary hb
+    WHERE hb.hazard_area_id = r.hazard_area_id
+      AND r.created_at >= hb.valid_from AND r.created_at < hb.valid_to
+    ORDER BY hb.boundary_version DESC LIMIT 1
+) b ON true
 WHERE r.hazard_area_id = %(id)s
 ORDER BY r.booked_seq
 """
 
+# the actor's role travels along, for those who may not see usernames (donors)
 EVENTS = """
-SELECT at, actor, action, before, after, reason
-FROM audit_log
-WHERE entity = 'hazard_area' AND entity_id = %(id)s
-ORDER BY at, id
+SELECT a.at, a.actor, u.role AS actor_role, a.action, a.before, a.after, a.reason
+FROM audit_log a LEFT JOIN app_user u ON u.username = a.actor
+WHERE a.entity = 'hazard_area' AND a.entity_id = %(id)s
+ORDER BY a.at, a.id
+"""
+
+# the fields of a hazard area's audit snapshots that describe the area itself; the rest
+# (submissions, organisations, geometry, ids of others' releases) stays with those who
+# may see everything
+AREA_FIELDS = frozenset({"local_id", "classification", "status", "effective", "area_m2",
+                         "remaining_area_m2", "boundary"})
+
+# the releases of one area that a narrowed scope lets its holder see one by one
+VISIBLE_RELEASES = """
+SELECT r.id FROM release r WHERE r.hazard_area_id = {id} AND {releases}
 """
 
 BOUNDARIES = """
@@ -62,6 +86,12 @@ def ledger(conn: psycopg.Connection, *, hazard_area_id: UUID,
     summary = _summary(conn, hazard_area_id, scope)
     with conn.cursor(row_factory=dict_row) as cur:
         releases = cur.execute(TIMELINE, {"id": hazard_area_id}).fetchall()
+    condition = access.release_condition(scope)
+    if condition is not None:  # a donor: its own projects' releases, the totals whole
+        query = sql.SQL(VISIBLE_RELEASES).format(id=sql.Literal(hazard_area_id),
+                                                 releases=condition)
+        visible = {row[0] for row in conn.execute(query)}
+        releases = [release for release in releases if release["id"] in visible]
     return {"hazard_area": summary, "releases": releases}
 
 
@@ -72,7 +102,23 @@ def history(conn: psycopg.Connection, *, hazard_area_id: UUID,
     with conn.cursor(row_factory=dict_row) as cur:
         events = cur.execute(EVENTS, {"id": hazard_area_id}).fetchall()
         boundaries = cur.execute(BOUNDARIES, {"id": hazard_area_id}).fetchall()
+    named = access.names_people(scope)
+    events = [_named(event) if named else _anonymous(event) for event in events]
     return {"hazard_area": summary, "events": events, "boundaries": boundaries}
+
+
+def _named(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "actor_role"}
+
+
+def _anonymous(event: dict[str, Any]) -> dict[str, Any]:
+    """An event without who made it (only the role) and with only the area's own fields."""
+    def area_fields(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if snapshot is None else {
+            k: v for k, v in snapshot.items() if k in AREA_FIELDS}
+
+    return {**_named(event), "actor": event["actor_role"] or "—",
+            "before": area_fields(event["before"]), "after": area_fields(event["after"])}
 
 
 def resolve_hazard_id(conn: psycopg.Connection, ref: str) -> UUID:

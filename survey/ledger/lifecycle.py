@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from survey.domain.vocab import AuditAction, Classification, HazardStatus
 from survey.errors import IllegalTransition, InvalidInput, NotFound
+from survey.ledger.dates import check_hazard_date
 from survey.store import repo
 
 
@@ -96,6 +97,7 @@ def allowed_targets(classification: str, status: str) -> list[Target]:
 def transition(conn: psycopg.Connection, *, hazard_area_id: UUID, target: Target, reason: str,
                actor: str, effective: date | None = None) -> Transition:
     """Move a hazard area to `target`, checking the conditions the standard sets."""
+    check_hazard_date(conn, hazard_area_id=hazard_area_id, day=effective, what="effective date")
     if not reason.strip():
         raise InvalidInput("a transition needs a reason (what was found, which report)")
     effective = effective or date.today()

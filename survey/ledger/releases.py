@@ -28,26 +28,35 @@ NOISE_M2 = 0.01
 # a remaining piece grown past this many vertices (holes of releases) is cut up again
 PIECE_MAX_VERTICES = 512
 
-# the lock, and whether this release id is booked already (a retried upload), in one trip
+# The lock, then whether this release id is booked already (a retried upload), in a
+# statement of its own: a statement sees what was committed when it began, so asked in the
+# locking statement the question would be answered from before the wait for the lock, and
+# a retry racing its original would be refused as an overlap with itself. The two travel
+# in one round trip (a pipeline); the server runs the second once the first holds the lock.
 LOCK_HAZARD = """
-SELECT status, programme_id, EXISTS (SELECT 1 FROM release WHERE id = %(release_id)s)
+SELECT status, programme_id, remaining_area_m2
 FROM hazard_area WHERE id = %(hazard_area_id)s FOR UPDATE
 """
 
+BOOKED = "SELECT * FROM release WHERE id = %(release_id)s"
+
 # One pass over the one hazard area: how far the release leaves the boundary, how much
 # of it was already released, and the part that will be stored. The release is densified
-# first, so that every edge the overlays cut is short (see demine_densify in 0002).
+# and put on the ledger grid first, and every overlay runs on that grid (demine_densify and
+# demine_grid in 0005): boundary, releases and pieces share it, so no overlay meets two
+# nearly coincident lines that floating point cannot tell apart.
 MEASURE_RELEASE = """
 WITH g AS (
     SELECT demine_densify(%(geom)s) AS g
 ), cut AS (
     SELECT g.g, h.geom AS boundary,
-           ST_Difference(g.g, h.geom) AS excess,
-           ST_Multi(ST_CollectionExtract(ST_Intersection(g.g, h.geom), 3)) AS inside
+           ST_Difference(g.g, h.geom, demine_grid()) AS excess,
+           ST_Multi(ST_CollectionExtract(ST_Intersection(g.g, h.geom, demine_grid()), 3))
+               AS inside
     FROM g, hazard_area h WHERE h.id = %(hazard_area_id)s
 ), here AS (
-    SELECT coalesce(ST_Union(p.geom), ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326))
-               AS remaining
+    SELECT coalesce(ST_Union(p.geom, demine_grid()),
+                    ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)) AS remaining
     FROM remaining_piece p, cut
     WHERE p.hazard_area_id = %(hazard_area_id)s AND p.geom && cut.inside
 ), measured AS (
@@ -57,8 +66,9 @@ WITH g AS (
         ST_IsEmpty(excess)
             OR ST_CoveredBy(g, ST_Buffer(boundary::geography, %(tolerance)s)::geometry)
             AS within_tolerance,
-        ST_Area(ST_Difference(inside, remaining)::geography) AS overlap_m2,
-        ST_Multi(ST_CollectionExtract(ST_Intersection(inside, remaining), 3)) AS stored,
+        ST_Area(ST_Difference(inside, remaining, demine_grid())::geography) AS overlap_m2,
+        ST_Multi(ST_CollectionExtract(ST_Intersection(inside, remaining, demine_grid()), 3))
+            AS stored,
         g AS densified
     FROM cut, here
 )
@@ -73,15 +83,33 @@ ORDER BY overlap_m2 DESC
 """
 
 # Only the pieces the release reaches are rewritten; the area's remaining_area_m2 moves
-# by exactly what those pieces lost.
+# by exactly what those pieces lost. A part of a piece that the cut leaves below the sliver
+# size (demine_sliver_m2: the release drawn against an earlier line that it meant to meet)
+# goes into the release, which lies against it: the books stay balanced, and no piece keeps
+# a sliver that would trip another tool's overlay of pieces and releases.
 SUBTRACT_RELEASE = """
 WITH before AS (
-    SELECT id, area_m2 FROM remaining_piece
+    SELECT id, geom, area_m2 FROM remaining_piece
     WHERE hazard_area_id = %(hazard_area_id)s AND geom && %(geom)s
+), part AS (
+    SELECT b.id, d.geom, ST_Area(d.geom::geography) < demine_sliver_m2() AS sliver
+    FROM before b, ST_Dump(ST_Difference(b.geom, %(geom)s, demine_grid())) AS d
+), kept AS (
+    SELECT b.id, coalesce(ST_Multi(ST_Collect(part.geom) FILTER (WHERE NOT part.sliver)),
+                          ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)) AS geom
+    FROM before b LEFT JOIN part ON part.id = b.id
+    GROUP BY b.id
+), absorbed AS (
+    UPDATE release r
+    SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_Union(x.g, demine_grid()), 3))
+                FROM (SELECT r.geom AS g UNION ALL
+                      SELECT part.geom FROM part WHERE part.sliver) x)
+    WHERE r.id = %(release_id)s AND EXISTS (SELECT 1 FROM part WHERE part.sliver)
+    RETURNING r.id
 ), after AS (
     UPDATE remaining_piece p
-    SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(p.geom, %(geom)s), 3))
-    FROM before WHERE p.id = before.id
+    SET geom = kept.geom
+    FROM kept WHERE p.id = kept.id
     RETURNING p.id, p.area_m2, ST_NPoints(p.geom) AS vertices, ST_IsEmpty(p.geom) AS empty
 ), moved AS (
     UPDATE hazard_area h
@@ -94,7 +122,8 @@ WITH before AS (
 )
 SELECT (SELECT remaining_area_m2 FROM moved),
        coalesce((SELECT array_agg(id) FROM after WHERE empty OR vertices > %(max_vertices)s),
-                '{}')
+                '{}'),
+       EXISTS (SELECT 1 FROM absorbed)
 """
 
 # Emptied pieces go; overgrown ones are cut up again (their area is unchanged up to the
@@ -142,9 +171,6 @@ def check_product_method(release: Release) -> None:
                            "technical_asset to false")
 
 
-BOOKED = "SELECT * FROM release WHERE id = %(id)s"
-
-
 def record_release(conn: psycopg.Connection, *, release: Release, actor: str) -> RecordedRelease:
     """Store a release on its hazard area and reduce the area's remaining ground.
 
@@ -155,26 +181,26 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
     check_product_method(release)
     params = {"hazard_area_id": release.hazard_area_id, "geom": release.geom,
               "tolerance": GPS_TOLERANCE_M, "release_id": release.id}
-    locked = conn.execute(LOCK_HAZARD, params).fetchone()
+    with conn.cursor() as lock, conn.cursor(row_factory=class_row(Release)) as lookup:
+        with conn.pipeline():
+            lock.execute(LOCK_HAZARD, params)
+            lookup.execute(BOOKED, params)
+        locked, booked = lock.fetchone(), lookup.fetchone()
     if locked is None:
         raise NotFound(f"no hazard area with id {release.hazard_area_id}")
-    status, programme_id, already = locked
+    status, programme_id, remaining_now = locked
     if status in (HazardStatus.CLOSED, HazardStatus.HANDED_OVER):
         raise LedgerConflict(
             f"hazard area {release.hazard_area_id} is {status}: nothing is left to release",
             hazard_area_id=str(release.hazard_area_id))
     if programme_id != release.programme_id:
         raise LedgerConflict("the release and its hazard area belong to different programmes")
-    if already:
-        with conn.cursor(row_factory=class_row(Release)) as cur:
-            booked = next(cur.execute(BOOKED, {"id": release.id}))
+    if booked is not None:
         if booked.hazard_area_id != release.hazard_area_id:
             raise LedgerConflict(f"release {release.id} is already booked on another hazard "
                                  "area")
-        remaining = conn.execute("SELECT remaining_area_m2 FROM hazard_area WHERE id = %s",
-                                 (release.hazard_area_id,)).fetchone()
         return RecordedRelease(booked, (booked.area_m2 or 0) + booked.clipped_m2,
-                               booked.clipped_m2, float(remaining[0]) if remaining else 0.0,
+                               booked.clipped_m2, float(remaining_now),
                                ("already booked: this is the release recorded before",),
                                already_booked=True)
 
@@ -204,10 +230,12 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
     saved = repo.insert(conn, release.model_copy(update={"geom": m["stored"],
                                                          "clipped_m2": clipped_m2}), actor=actor)
     subtract = {"hazard_area_id": release.hazard_area_id, "geom": saved.geom,
-                "max_vertices": PIECE_MAX_VERTICES}
-    remaining_m2, recut = next(conn.execute(SUBTRACT_RELEASE, subtract))
+                "release_id": saved.id, "max_vertices": PIECE_MAX_VERTICES}
+    remaining_m2, recut, absorbed = next(conn.execute(SUBTRACT_RELEASE, subtract))
     if recut:
         remaining_m2 = next(conn.execute(RECUT_PIECES, {**subtract, "ids": recut}))[0]
+    if absorbed:  # it took in slivers of the pieces: the stored row is what counts
+        saved = repo.get(conn, Release, id=saved.id)
     if status == HazardStatus.OPEN:
         mark_worked_on(conn, hazard_area_id=release.hazard_area_id, actor=actor,
                        reason=f"first release {saved.id}", effective=release.release_date)

@@ -34,14 +34,6 @@ def with_dbname(url: str, dbname: str) -> str:
     return make_conninfo("", **params)
 
 
-def _reachable(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 def create_database(server_url: str, name: str, *, drop_first: bool = False) -> str:
     """Create database `name` on a server (if missing) and return its URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -109,7 +101,7 @@ def start_private_cluster(data_dir: Path, port: int = CLUSTER_PORT) -> str:
     # trust authentication, so no TCP listener: only the owner (and root) can reach the
     # socket in the 0700 data directory
     url = make_conninfo("", host=str(pgdata), port=port, user="postgres", dbname="postgres")
-    if not _reachable(url):
+    if not answers(url):
         _run_as_owner([str(bindir / "pg_ctl"), "-D", str(pgdata), "-l",
                        str(pgdata / "server.log"), "-w", "-o",
                        f"-p {port} -c listen_addresses='' -k {pgdata}", "start"], owner)
@@ -128,12 +120,12 @@ def stop_private_cluster(data_dir: Path) -> None:
 def resolve_database_url(settings: Settings) -> str:
     """The URL of the demine database, creating the database or a cluster when needed."""
     if settings.database_url:
-        if not _reachable(settings.database_url):
+        if not answers(settings.database_url):
             raise ProvisioningError(
                 "DEMINE_DATABASE_URL is set but the database does not answer")
         return settings.database_url
     server = settings.server_url
-    if not _reachable(server):
+    if not answers(server):
         server = start_private_cluster(settings.data_dir)
     return create_database(server, settings.database_name)
 
@@ -146,10 +138,19 @@ def configure_connection(conn: psycopg.Connection) -> None:
 
 
 def open_pool(url: str, settings: Settings) -> ConnectionPool:
-    """A connection pool whose connections speak shapely; waits until it is usable."""
+    """A connection pool whose connections speak shapely; waits until it is usable.
+
+    Each connection is checked as it is handed out, so that after a database restart a
+    request gets a fresh connection instead of a dead one; a request that finds every
+    connection busy for `pool_timeout_s` gets PoolTimeout (answered 503), not a hang.
+    """
+    options = {"application_name": "demine"}
+    if settings.statement_timeout_ms:
+        options["options"] = f"-c statement_timeout={int(settings.statement_timeout_ms)}"
     pool = ConnectionPool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
-                          configure=configure_connection, open=False,
-                          kwargs={"application_name": "demine"})
+                          configure=configure_connection, check=ConnectionPool.check_connection,
+                          timeout=settings.pool_timeout_s, open=False,
+                          kwargs=options)
     pool.open(wait=True, timeout=30)
     return pool
 
@@ -163,14 +164,22 @@ def connect(url: str) -> Iterator[psycopg.Connection]:
 
 
 SERVER_FACTS = """
-SELECT current_database(), postgis_lib_version(),
-       (SELECT max(version) FROM schema_migration)
+SELECT postgis_lib_version(), (SELECT max(version) FROM schema_migration)
 """
 
 
-def server_facts(conn: psycopg.Connection) -> tuple[str, str, int]:
-    """Database name, PostGIS version and schema version: a real round trip for /health."""
+def server_facts(conn: psycopg.Connection) -> tuple[str, int]:
+    """PostGIS version and schema version: a real round trip for /health."""
     row = conn.execute(SERVER_FACTS).fetchone()
     if row is None:
         raise ProvisioningError("the database did not answer")
-    return str(row[0]), str(row[1]), int(row[2])
+    return str(row[0]), int(row[1])
+
+
+def answers(url: str, *, timeout_s: int = 3) -> bool:
+    """Whether a new connection to `url` can be opened right now (outside any pool)."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout_s):
+            return True
+    except psycopg.Error:
+        return False

@@ -205,34 +205,52 @@ def update(
     expected_version: int | None = None,
     reason: str | None = None,
 ) -> R:
-    """Write every column of `record`; with `expected_version`, bump the version or refuse."""
+    """Write every column of `record`; with `expected_version`, bump the version or refuse.
+
+    The row is locked as it is read, so the audit's `before` is the row this write
+    replaces; the version is checked by the UPDATE itself (`AND version = expected`), so
+    of two writers holding the same version exactly one wins and the other gets
+    LedgerConflict with the current version.
+    """
     model = type(record)
-    before = get(conn, model, **record.key())
-    values = {name: _column_value(record, name) for name in type(record).model_fields
-              if name not in record.__generated__ and name not in record.__key__}
-    if "version" in model.model_fields:
-        current = int(before.model_dump(include={"version"})["version"])
-        values["version"] = current + 1
-        if expected_version is not None and current != expected_version:
-            raise LedgerConflict(
-                f"{model.__table__.replace('_', ' ')} changed since version {expected_version} "
-                f"(now {current}): reload it and apply your change again",
-                current_version=current)
+    columns = _columns(model)
+    key = {f"key_{name}": value for name, value in record.key().items()}
+    by_key = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(f"key_{n}"))
+        for n in model.__key__)
+    where = by_key
+    versioned = "version" in model.model_fields
+    values = {name: _column_value(record, name) for name in model.model_fields
+              if name not in record.__generated__ and name not in record.__key__
+              and name != "version"}
     if "updated_at" in values:
         values["updated_at"] = datetime.now().astimezone()
-    key = {f"key_{name}": value for name, value in record.key().items()}
+    assign: list[sql.Composable] = [
+        sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(n)) for n in values]
+    if versioned:
+        assign.append(sql.SQL("version = version + 1"))
+        if expected_version is not None:
+            where = sql.SQL("{} AND version = {}").format(where, sql.Placeholder("expected"))
+    lock = sql.SQL("SELECT {cols} FROM {table} WHERE {where} FOR UPDATE").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        table=sql.Identifier(model.__table__), where=by_key)
     query = sql.SQL("UPDATE {table} SET {assign} WHERE {where} RETURNING {ret}").format(
-        table=sql.Identifier(model.__table__),
-        assign=sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(n)) for n in values),
-        where=sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(n), sql.Placeholder(f"key_{n}"))
-            for n in record.__key__),
-        ret=sql.SQL(", ").join(map(sql.Identifier, _columns(model))),
-    )
+        table=sql.Identifier(model.__table__), assign=sql.SQL(", ").join(assign), where=where,
+        ret=sql.SQL(", ").join(map(sql.Identifier, columns)))
     with conn.cursor(row_factory=class_row(model)) as cur:
-        cur.execute(query, values | key)
-        stored = next(cur)
+        before = cur.execute(lock, key).fetchone()
+        if before is None:
+            raise NotFound(f"no {model.__table__.replace('_', ' ')} with "
+                           f"{_describe(record.key())}")
+        stored = cur.execute(query, values | key | {"expected": expected_version}).fetchone()
+    if stored is None:
+        # the row is there and locked by this transaction, so `before` is current: only
+        # the version check can have refused the write
+        current = int(before.model_dump(include={"version"})["version"])
+        raise LedgerConflict(
+            f"{model.__table__.replace('_', ' ')} changed since version {expected_version} "
+            f"(now {current}): reload it and apply your change again",
+            current_version=current)
     audit(conn, actor=actor, action=AuditAction.UPDATE, entity=model.__table__,
           entity_id=_entity_id(stored), programme_id=_programme_of(stored),
           before=snapshot(before), after=snapshot(stored), reason=reason)
