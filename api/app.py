@@ -15,6 +15,7 @@ from api import errors, openapi
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.routes import auth, hazard_areas, health, ledger, pages
+from api.settings import api_settings
 from survey.config import Settings
 from survey.errors import ProvisioningError
 from survey.store.db import open_pool
@@ -40,7 +41,9 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """An app serving the database at `settings.database_url` (already migrated)."""
+    """An app serving the database at `settings.database_url` (already migrated); the
+    API's own settings are read from the environment when `settings` lacks them."""
+    settings = api_settings(settings)
     if not settings.database_url:
         raise ProvisioningError("create_app needs settings.database_url: resolve it first "
                                 "(demine serve does)")

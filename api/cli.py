@@ -19,9 +19,10 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.settings import api_settings
 
-    settings = settings_of(ctx).model_copy()
     with reported():
+        settings = api_settings(settings_of(ctx)).model_copy()
         settings.database_url = database_url(settings)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 

@@ -14,9 +14,9 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
+from api.settings import ApiSettings
 from survey import access
 from survey.auth import Principal, SignInLimits, authenticate
-from survey.config import Settings
 from survey.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "demine_token"
@@ -27,8 +27,8 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
     return settings
 
 
@@ -51,7 +51,7 @@ def get_bare_conn(request: Request) -> Iterator[psycopg.Connection]:
 # so a client that reads right after a write sees it
 Conn = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
 BareConn = Annotated[psycopg.Connection, Depends(get_bare_conn, scope="function")]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[ApiSettings, Depends(get_settings)]
 
 
 def client_address(request: Request) -> str:
@@ -60,7 +60,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def sign_in_limits(settings: Settings) -> SignInLimits:
+def sign_in_limits(settings: ApiSettings) -> SignInLimits:
     return SignInLimits(per_user=settings.login_failures_per_user,
                         per_address=settings.login_failures_per_address,
                         window=timedelta(minutes=settings.login_window_minutes))
@@ -121,7 +121,7 @@ HazardScope = Annotated[access.Scope, Depends(get_hazard_scope)]
 
 # --- HTML forms: a CSRF token (double submit) and a same-site Origin ---------------------
 
-def secure_cookies(request: Request, settings: Settings) -> bool:
+def secure_cookies(request: Request, settings: ApiSettings) -> bool:
     """Cookies are Secure when configured so or when the request came over HTTPS."""
     return settings.cookie_secure or request.url.scheme == "https"
 
@@ -136,7 +136,7 @@ def csrf_token(request: Request) -> str:
 
 
 def keep_csrf_token(request: Request, response: Response, token: str,
-                    settings: Settings) -> None:
+                    settings: ApiSettings) -> None:
     """Set the CSRF cookie on `response` when the browser does not hold `token` yet."""
     if request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",

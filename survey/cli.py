@@ -35,13 +35,8 @@ err = Console(stderr=True)
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """demine: humanitarian demining information system."""
-    try:
+    with reported():
         ctx.obj = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"DEMINE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                             for e in exc.errors())
-        err.print(f"[red]error:[/red] the DEMINE_* settings are not valid: {problems}")
-        raise typer.Exit(code=2) from exc
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -58,11 +53,17 @@ def fail(exc: DemineError) -> typer.Exit:
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """Turn a domain error into its message in red (and its details) and exit code 2."""
+    """Turn a domain error, or DEMINE_* settings that do not validate, into a message in red
+    (with its details) and exit code 2."""
     try:
         yield
     except DemineError as exc:
         raise fail(exc) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"DEMINE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        err.print(f"[red]error:[/red] the DEMINE_* settings are not valid: {problems}")
+        raise typer.Exit(code=2) from exc
 
 
 def database_url(settings: Settings) -> str:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from api.settings import ApiSettings
 from survey.config import Settings
 from survey.store import db, migrate
 from tests.conftest import serving
@@ -83,7 +84,7 @@ def test_sign_in_form_has_a_small_limit(http: httpx.Client) -> None:
     answer = http.post("/api/v1/auth/token", data={"username": "x" * (100 * 1024),
                                                    "password": "y"})
     assert answer.status_code == 413
-    assert answer.json()["limit_bytes"] == Settings().max_form_bytes
+    assert answer.json()["limit_bytes"] == ApiSettings().max_form_bytes
 
 
 def test_wrong_method_says_what_is_allowed(http: httpx.Client,

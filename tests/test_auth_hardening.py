@@ -20,6 +20,7 @@ from shapely.geometry import MultiPolygon, box, mapping
 from starlette.requests import Request
 
 from api.deps import secure_cookies
+from api.settings import ApiSettings
 from survey.auth import hash_password
 from survey.config import Settings
 from survey.demo import DEMO_PASSWORD
@@ -343,9 +344,9 @@ def _request(scheme: str) -> Request:
 
 
 def test_cookies_are_secure_over_https_or_when_configured() -> None:
-    assert secure_cookies(_request("https"), Settings())
-    assert not secure_cookies(_request("http"), Settings())
-    assert secure_cookies(_request("http"), Settings(cookie_secure=True))
+    assert secure_cookies(_request("https"), ApiSettings())
+    assert not secure_cookies(_request("http"), ApiSettings())
+    assert secure_cookies(_request("http"), ApiSettings(cookie_secure=True))
 
 
 # --- item 8: the session cookie only reads ---------------------------------------------

@@ -67,7 +67,7 @@ def test_round_trip_is_equal_table_by_table(api_database_url: str, archive: Path
     assert "applied migrations" not in result.stdout  # the backup was current
     assert "replaced" not in result.stdout  # the target was empty
     source, restored = fingerprint(api_database_url), fingerprint(target)
-    assert source["public.hazard_area"][0] == 60 and source["public.release"][0] > 0
+    assert source["public.hazard_area"][0] >= 60 and source["public.release"][0] > 0
     assert restored == source
     check = run("check", DEMINE_DATABASE_URL=target)
     assert check.returncode == 0, check.stdout + check.stderr

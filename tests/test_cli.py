@@ -107,6 +107,6 @@ def test_read_only_commands_do_not_migrate(server_url: str) -> None:
 
 
 def test_invalid_settings_are_a_clear_error() -> None:
-    result = run("db", "status", DEMINE_PORT="eighty")
+    result = run("db", "status", DEMINE_POOL_MAX_SIZE="eighty")
     assert result.returncode == 2
-    assert "DEMINE_PORT" in result.stderr and "Traceback" not in result.stderr
+    assert "DEMINE_POOL_MAX_SIZE" in result.stderr and "Traceback" not in result.stderr

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping
 
-from survey.config import Settings
+from api.settings import ApiSettings
 from survey.domain.models import ActivityReport, HazardArea, Programme
 from survey.store import db, migrate, repo
 from tests.conftest import db_name, sign_in
@@ -273,7 +273,7 @@ def small_limits(api_database_url: str) -> Iterator[httpx.Client]:
     from api.app import create_app
     from tests.conftest import serving
 
-    settings = Settings(database_url=api_database_url, pool_max_size=2, max_vertices=50,
+    settings = ApiSettings(database_url=api_database_url, pool_max_size=2, max_vertices=50,
                         max_parts=3)
     with serving(create_app(settings)) as base, httpx.Client(base_url=base,
                                                              timeout=30) as client:

@@ -24,9 +24,9 @@ from api.deps import (
     sign_in_limits,
     token_of,
 )
+from api.settings import ApiSettings
 from maps.overview import overview_map
 from survey import access, auth
-from survey.config import Settings
 from survey.domain.vocab import Role
 from survey.errors import Forbidden, TooManyAttempts, Unauthorized
 from survey.store.hazards import (
@@ -77,7 +77,7 @@ MESSAGES = {
 }
 
 
-def _login_page(request: Request, settings: Settings, next: str, message: str | None,
+def _login_page(request: Request, settings: ApiSettings, next: str, message: str | None,
                 status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     token = csrf_token(request)
     notice = f"<p class='error'>{escape(message)}</p>" if message else ""
