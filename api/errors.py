@@ -23,6 +23,7 @@ from survey.errors import (
     NotFound,
     PreconditionRequired,
     ProvisioningError,
+    StaleVersion,
     TooManyAttempts,
     Unauthorized,
 )
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[DemineError], int, str]] = [
     (NotFound, 404, "Not found"),
     (InvalidGeometry, 422, "Invalid geometry"),
     (InvalidInput, 422, "Invalid input"),
+    (StaleVersion, 412, "Changed since your version"),
     (LedgerConflict, 409, "Ledger conflict"),
     (IllegalTransition, 409, "Illegal transition"),
     (PreconditionRequired, 428, "Version required"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from benchmarks import release_cost, stats_scale
+from benchmarks import intake, release_cost, stats_scale
 
 
 def main() -> None:
-    for name, bench in (("release cost", release_cost), ("stats at scale", stats_scale)):
+    for name, bench in (("release cost", release_cost), ("stats at scale", stats_scale),
+                        ("intake", intake)):
         print(f"{name}: {bench.run()}", flush=True)
 
 

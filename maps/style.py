@@ -52,3 +52,38 @@ def legend_entries() -> list[tuple[str, dict[str, Any]]]:
     return ([(label, {"fill": colour}) for label, colour in fills]
             + [(label, {"outline": style["color"], "dashed": bool(style["dashArray"])})
                for label, style in outlines])
+
+
+# --- the review map of a submission (maps/review.py) ---
+
+# each issue pinned where it is: errors block the submission, warnings inform
+ISSUE_STYLE: dict[str, dict[str, Any]] = {
+    "error": {"color": "#7F0000", "fill": True, "fillColor": "#D7191C", "fillOpacity": 0.9,
+              "radius": 7, "weight": 2},
+    "warning": {"color": "#7A4A00", "fill": True, "fillColor": "#FDAE61", "fillOpacity": 0.9,
+                "radius": 6, "weight": 2},
+}
+
+# submitted features by what was found on them (outline), filled lightly
+SUBMITTED_OUTLINE = {"error": "#D7191C", "warning": "#F08C00", "clean": "#1F4E9A"}
+# one light fill for all of them: the pins alone are filled in the issues' colours
+SUBMITTED_FILL = "#9ECAE1"
+
+
+def submitted_style(properties: dict[str, Any]) -> dict[str, Any]:
+    """Leaflet path options for one submitted feature: red outline when its row has
+    errors, orange (dashed) with warnings only, blue when clean."""
+    state = ("error" if properties.get("errors") else
+             "warning" if properties.get("warnings") else "clean")
+    return {"color": SUBMITTED_OUTLINE[state], "weight": 3 if state != "clean" else 2,
+            "fillColor": SUBMITTED_FILL, "fillOpacity": 0.2,
+            "dashArray": "5 4" if state == "warning" else None}
+
+
+def review_legend_entries() -> list[tuple[str, dict[str, Any]]]:
+    """(label, swatch style) pairs for the review map's legend."""
+    return [("Error (blocks approval)", {"fill": ISSUE_STYLE["error"]["fillColor"]}),
+            ("Warning", {"fill": ISSUE_STYLE["warning"]["fillColor"]}),
+            ("Row with errors", {"outline": SUBMITTED_OUTLINE["error"], "dashed": False}),
+            ("Row with warnings", {"outline": SUBMITTED_OUTLINE["warning"], "dashed": True}),
+            ("Row without issues", {"outline": SUBMITTED_OUTLINE["clean"], "dashed": False})]

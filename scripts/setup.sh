@@ -22,6 +22,10 @@ for p in python3-venv python3-dev; do have_pkg "$p" || missing+=("$p"); done
 if [ "$want_test" = 1 ]; then
   have_pkg chromium || missing+=(chromium)
   have_pkg fonts-dejavu-core || missing+=(fonts-dejavu-core)
+  # GDAL's own clients (ogrinfo, ogr2ogr) read what we export and serve, as QGIS would
+  have_pkg gdal-bin || missing+=(gdal-bin)
+  # ODK Validate (JavaRosa, what ODK Collect runs) checks the shipped XLSForms
+  command -v java >/dev/null || missing+=(default-jre-headless)
 fi
 
 apt_install() {

@@ -30,6 +30,10 @@ class LedgerConflict(DemineError):
     """A write would break the land release ledger (overlap, excess, stale version)."""
 
 
+class StaleVersion(LedgerConflict):
+    """A change made against a version of the record that is no longer current."""
+
+
 class PreconditionRequired(DemineError):
     """A change that must name the version it was made against, and did not."""
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
-from shapely.geometry import MultiPolygon, Point, Polygon, box
+from shapely.geometry import MultiLineString, MultiPolygon, Point, Polygon, box
 
 from survey.auth import hash_password
 from survey.domain import models as m
@@ -91,6 +91,11 @@ def sample_records(conn: psycopg.Connection) -> dict[type[m.Record], m.Record]:
                       ordnance_type_id=ordnance.id, quantity=2, found_date=date(2025, 5, 10),
                       depth_cm=5, condition="armed", disposal_method="destroyed_in_situ",
                       disposal_date=date(2025, 5, 11), geom=Point(37.28009, 49.21013)),
+         store=False)
+    keep(m.SurveyTrack(programme_id=pid, hazard_area_id=hazard.id, task_id=task.id,
+                       organisation_id=org.id, name="walked in", recorded_on=date(2025, 4, 2),
+                       geom=MultiLineString([[(37.2801, 49.2101), (37.28015, 49.21012)]]),
+                       provenance={"file": "track.gpx", "index": 1}, submission_id=sub.id),
          store=False)
     accident = keep(m.Accident(programme_id=pid, kind="mine", accident_date=date(2024, 8, 1),
                                hazard_area_id=hazard.id, ordnance_type_id=ordnance.id,

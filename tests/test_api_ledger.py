@@ -167,7 +167,8 @@ def test_resurvey_with_if_match(http: httpx.Client, site: dict[str, Any],
     body = {"geometry": mapping(box(W, S + o, E + 0.001, N + o)), "reason": "TS found the edge"}
     stale = http.post(f"/api/v1/hazard-areas/{hid}/resurvey", json=body,
                       headers=halo | {"If-Match": '"999"'})
-    assert stale.status_code == 409 and stale.json()["current_version"] == int(etag.strip('"'))
+    # RFC 9110: a stale If-Match is 412 Precondition Failed
+    assert stale.status_code == 412 and stale.json()["current_version"] == int(etag.strip('"'))
     done = http.post(f"/api/v1/hazard-areas/{hid}/resurvey", json=body,
                      headers=halo | {"If-Match": etag})
     assert done.status_code == 200, done.text

@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "evidence_point",
     "ordnance_type", "task", "task_hazard_area", "activity_report", "release", "marker_point",
     "device_find", "accident", "victim", "audit_log", "login_failure",
+    "intake_staging", "survey_track",
 }
 
 

@@ -26,7 +26,6 @@ from survey.domain.models import ActivityReport, HazardArea, Release
 from survey.domain.vocab import Method, Product
 from survey.errors import InvalidInput, PreconditionRequired
 from survey.ledger import boundary, history, lifecycle, record_release, stats
-from survey.ledger.dates import check_programme_date
 from survey.store import repo
 from survey.store.hazards import hazard_area_feature, require_visible
 
@@ -60,9 +59,6 @@ def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser, limits: L
     if report.hazard_area_id != body.hazard_area_id:
         raise InvalidInput("the activity report belongs to another hazard area")
     geom = as_multipolygon(body.geometry, limits=limits)
-    # record_release (the ledger's) does not check dates yet: the rule is applied here
-    check_programme_date(conn, programme_id=report.programme_id, day=body.release_date,
-                         what="release date")
     fields = body.model_dump(exclude={"id", "geometry"}, exclude_none=True)
     release = Release(programme_id=report.programme_id, geom=geom,
                       **({"id": body.id} if body.id else {}), **fields)

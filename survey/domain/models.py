@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from shapely.geometry import LineString, MultiLineString
 
-from survey.domain.geometry import MultiPolygonField, PointField, RemainingField
+from survey.domain.geometry import (
+    MultiPolygonField,
+    PointField,
+    RemainingField,
+    as_geometry,
+    to_geojson,
+)
 from survey.domain.vocab import (
     AccidentKind,
     ActivityType,
@@ -38,6 +45,7 @@ from survey.domain.vocab import (
     SubmissionStatus,
     TaskStatus,
 )
+from survey.errors import InvalidGeometry
 
 
 class Record(BaseModel):
@@ -164,7 +172,7 @@ class AdminArea(Record):
 
 class Submission(Record):
     __table__ = "submission"
-    __json__ = frozenset({"issues", "payload"})
+    __json__ = frozenset({"issues", "payload", "report"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -181,6 +189,13 @@ class Submission(Record):
     decided_by: UUID | None = None
     decided_at: datetime | None = None
     decision_reason: str | None = None
+    # the intake's (0008): see survey.intake.submission
+    organisation_id: UUID | None = None
+    kind: str | None = None
+    stored_path: str | None = None
+    instance_ids: list[str] = Field(default_factory=list)
+    idempotency_key: str | None = None
+    report: dict[str, Any] = Field(default_factory=dict)
 
 
 class HazardArea(Record):
@@ -188,6 +203,7 @@ class HazardArea(Record):
     # remaining_area_m2 is the ledger's to write (the sum of the remaining pieces)
     __generated__ = frozenset({"area_m2", "remaining_area_m2"})
     __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -213,6 +229,8 @@ class HazardArea(Record):
     status_changed_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # where it came from when the intake brought it (0008)
+    provenance: dict[str, Any] | None = None
 
 
 class RemainingPiece(Record):
@@ -246,6 +264,7 @@ class HazardAreaBoundary(Record):
 class EvidencePoint(Record):
     __table__ = "evidence_point"
     __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -255,6 +274,7 @@ class EvidencePoint(Record):
     observed_on: date | None = None
     geom: PointField
     created_at: datetime | None = None
+    provenance: dict[str, Any] | None = None
 
 
 class OrdnanceType(Record):
@@ -271,6 +291,7 @@ class OrdnanceType(Record):
 
 class Task(Record):
     __table__ = "task"
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -286,6 +307,7 @@ class Task(Record):
     actual_end: date | None = None
     version: int = 1
     created_at: datetime | None = None
+    provenance: dict[str, Any] | None = None
 
 
 class TaskHazardArea(Record):
@@ -298,6 +320,7 @@ class TaskHazardArea(Record):
 
 class ActivityReport(Record):
     __table__ = "activity_report"
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -318,6 +341,7 @@ class ActivityReport(Record):
     notes: str | None = None
     submission_id: UUID | None = None
     created_at: datetime | None = None
+    provenance: dict[str, Any] | None = None
 
 
 class Release(Record):
@@ -326,6 +350,7 @@ class Release(Record):
     __generated__ = frozenset({"area_m2", "booked_seq", "organisation_id", "project_id",
                                "donor_id", "admin_area_id"})
     __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -346,11 +371,13 @@ class Release(Record):
     project_id: UUID | None = None
     donor_id: UUID | None = None
     admin_area_id: UUID | None = None
+    provenance: dict[str, Any] | None = None
 
 
 class MarkerPoint(Record):
     __table__ = "marker_point"
     __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -362,11 +389,13 @@ class MarkerPoint(Record):
     distance_m: float | None = None
     description: str | None = None
     geom: PointField
+    provenance: dict[str, Any] | None = None
 
 
 class DeviceFind(Record):
     __table__ = "device_find"
     __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
 
     id: UUID = Field(default_factory=uuid4)
     programme_id: UUID
@@ -380,6 +409,44 @@ class DeviceFind(Record):
     disposal_method: DisposalMethod | None = None
     disposal_date: date | None = None
     geom: PointField
+    provenance: dict[str, Any] | None = None
+
+
+def _as_multilinestring(value: Any) -> MultiLineString:
+    geom = as_geometry(value)
+    if isinstance(geom, LineString):
+        geom = MultiLineString([geom])
+    if not isinstance(geom, MultiLineString) or geom.is_empty:
+        raise InvalidGeometry(f"expected a LineString or MultiLineString, got {geom.geom_type}")
+    return geom
+
+
+MultiLineStringField = Annotated[
+    MultiLineString, PlainValidator(_as_multilinestring),
+    PlainSerializer(to_geojson, when_used="json"),
+    WithJsonSchema({"type": "object", "description": "GeoJSON geometry (RFC 7946)"})]
+
+
+class SurveyTrack(Record):
+    """The route a team walked (0008), with its geodesic length."""
+
+    __table__ = "survey_track"
+    __generated__ = frozenset({"length_m"})
+    __geometry__ = frozenset({"geom"})
+    __json__ = frozenset({"provenance"})
+
+    id: UUID = Field(default_factory=uuid4)
+    programme_id: UUID
+    hazard_area_id: UUID | None = None
+    task_id: UUID | None = None
+    organisation_id: UUID | None = None
+    name: str | None = None
+    recorded_on: date | None = None
+    geom: MultiLineStringField
+    length_m: float | None = None
+    provenance: dict[str, Any] | None = None
+    submission_id: UUID | None = None
+    created_at: datetime | None = None
 
 
 class Accident(Record):
@@ -431,5 +498,5 @@ ALL_MODELS: tuple[type[Record], ...] = (
     Programme, Organisation, Team, Donor, Project, AppUser, ApiToken, AdminArea, Submission,
     HazardArea, RemainingPiece, HazardAreaBoundary, EvidencePoint, OrdnanceType, Task,
     TaskHazardArea,
-    ActivityReport, Release, MarkerPoint, DeviceFind, Accident, Victim, AuditEntry,
+    ActivityReport, Release, MarkerPoint, DeviceFind, SurveyTrack, Accident, Victim, AuditEntry,
 )

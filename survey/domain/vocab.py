@@ -162,14 +162,21 @@ class SubmissionStatus(StrEnum):
 class SubmissionFormat(StrEnum):
     KOBO_CSV = "kobo_csv"
     KOBO_XLSX = "kobo_xlsx"
+    KOBO_GEOJSON = "kobo_geojson"
     ODK_CSV = "odk_csv"
+    ODK_GEOJSON = "odk_geojson"
     GEOJSON = "geojson"
+    GEOJSONSEQ = "geojsonseq"
     GPKG = "gpkg"
     SHP_ZIP = "shp_zip"
     KML = "kml"
     KMZ = "kmz"
     GPX = "gpx"
     CSV = "csv"
+    XLSX = "xlsx"
+    TURNPOINTS = "turnpoints"
+    # a file the intake did not recognise: its submission is rejected, and says why
+    UNKNOWN = "unknown"
 
 
 class AuditAction(StrEnum):

@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from survey.domain.geometry import as_multipolygon
 from survey.domain.models import HazardArea
 from survey.domain.vocab import AuditAction, HazardStatus
-from survey.errors import InvalidGeometry, LedgerConflict, NotFound
+from survey.errors import InvalidGeometry, LedgerConflict, NotFound, StaleVersion
 from survey.ledger.dates import check_hazard_date
 from survey.ledger.lifecycle import mark_worked_on
 from survey.ledger.releases import GPS_TOLERANCE_M, NOISE_M2
@@ -100,7 +100,7 @@ def _check_extent(conn: psycopg.Connection, hazard: HazardArea, geom: BaseGeomet
 
 def _check_version(hazard: HazardArea, expected_version: int | None) -> None:
     if expected_version is not None and hazard.version != expected_version:
-        raise LedgerConflict(f"hazard area {hazard.local_id} changed since version "
+        raise StaleVersion(f"hazard area {hazard.local_id} changed since version "
                              f"{expected_version} (now {hazard.version}): reload it first",
                              current_version=hazard.version)
 

@@ -4,7 +4,9 @@ All geometry work happens in PostGIS, on the one hazard area the release touches
 only on the pieces of its remaining ground that the release reaches: containment (0.5 m
 of GPS noise clipped, more refused), no double counting (an overlap with earlier
 releases is refused with its area and their ids), and the remaining area reduced by
-exactly the stored release in the same transaction.
+exactly the stored release in the same transaction. Every overlay runs on the ledger's
+grid (0005), and a sliver that a cut would leave of the remaining ground is booked to the
+release it lies against, so that the books balance and other tools' overlays agree.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from shapely.geometry import MultiPolygon
 from survey.domain.models import Release
 from survey.domain.vocab import HazardStatus, Method, Product
 from survey.errors import InvalidGeometry, InvalidInput, LedgerConflict, NotFound
+from survey.ledger.dates import check_programme_date
 from survey.ledger.lifecycle import mark_worked_on
 from survey.store import repo
 
 GPS_TOLERANCE_M = 0.5
-# overlaps and slivers below this are floating-point noise from earlier overlays
+# overlaps below this are noise (slivers of remaining ground, below demine_sliver_m2() in
+# 0005, go into the release that lies against them)
 NOISE_M2 = 0.01
 # a remaining piece grown past this many vertices (holes of releases) is cut up again
 PIECE_MAX_VERTICES = 512
@@ -75,18 +79,26 @@ WITH g AS (
 SELECT *, ST_Area(stored::geography) AS stored_m2 FROM measured
 """
 
+# The releases an overlap refusal names: those overlapped by more than a sliver, or, when
+# the refused overlap is made of smaller ones (a strip along several releases), all of them.
 OVERLAPPED_RELEASES = """
-SELECT id, ST_Area(ST_Intersection(geom, %(geom)s)::geography) AS overlap_m2
-FROM release
-WHERE hazard_area_id = %(hazard_area_id)s AND ST_Intersects(geom, %(geom)s)
+WITH o AS (
+    SELECT id, ST_Area(ST_Intersection(geom, %(geom)s, demine_grid())::geography) AS overlap_m2
+    FROM release
+    WHERE hazard_area_id = %(hazard_area_id)s AND ST_Intersects(geom, %(geom)s)
+)
+SELECT id, overlap_m2 FROM o
+WHERE overlap_m2 > demine_sliver_m2()
+   OR (overlap_m2 > 0 AND NOT EXISTS (SELECT 1 FROM o WHERE overlap_m2 > demine_sliver_m2()))
 ORDER BY overlap_m2 DESC
 """
 
 # Only the pieces the release reaches are rewritten; the area's remaining_area_m2 moves
 # by exactly what those pieces lost. A part of a piece that the cut leaves below the sliver
 # size (demine_sliver_m2: the release drawn against an earlier line that it meant to meet)
-# goes into the release, which lies against it: the books stay balanced, and no piece keeps
-# a sliver that would trip another tool's overlay of pieces and releases.
+# is not kept: it comes back (as one geometry) to be booked to the release, which lies
+# against it, so that the books stay balanced and no piece keeps a sliver that would trip
+# another tool's overlay of pieces and releases.
 SUBTRACT_RELEASE = """
 WITH before AS (
     SELECT id, geom, area_m2 FROM remaining_piece
@@ -99,13 +111,6 @@ WITH before AS (
                           ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)) AS geom
     FROM before b LEFT JOIN part ON part.id = b.id
     GROUP BY b.id
-), absorbed AS (
-    UPDATE release r
-    SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_Union(x.g, demine_grid()), 3))
-                FROM (SELECT r.geom AS g UNION ALL
-                      SELECT part.geom FROM part WHERE part.sliver) x)
-    WHERE r.id = %(release_id)s AND EXISTS (SELECT 1 FROM part WHERE part.sliver)
-    RETURNING r.id
 ), after AS (
     UPDATE remaining_piece p
     SET geom = kept.geom
@@ -123,7 +128,18 @@ WITH before AS (
 SELECT (SELECT remaining_area_m2 FROM moved),
        coalesce((SELECT array_agg(id) FROM after WHERE empty OR vertices > %(max_vertices)s),
                 '{}'),
-       EXISTS (SELECT 1 FROM absorbed)
+       (SELECT ST_Collect(geom) FROM part WHERE sliver)
+"""
+
+# unioned one by one with the release: a sliver thinner than the grid merges into the
+# release along the edge it lies against, where alone it would collapse to a line
+ABSORB_SLIVERS = """
+UPDATE release r
+SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_Union(x.g, demine_grid()), 3))
+            FROM (SELECT r.geom AS g UNION ALL
+                  SELECT d.geom FROM ST_Dump(%(slivers)s) AS d) x)
+WHERE r.id = %(release_id)s
+RETURNING r.*
 """
 
 # Emptied pieces go; overgrown ones are cut up again (their area is unchanged up to the
@@ -179,6 +195,8 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
     it instead of being refused as an overlap with itself.
     """
     check_product_method(release)
+    check_programme_date(conn, programme_id=release.programme_id, day=release.release_date,
+                         what="release date")
     params = {"hazard_area_id": release.hazard_area_id, "geom": release.geom,
               "tolerance": GPS_TOLERANCE_M, "release_id": release.id}
     with conn.cursor() as lock, conn.cursor(row_factory=class_row(Release)) as lookup:
@@ -231,11 +249,12 @@ def record_release(conn: psycopg.Connection, *, release: Release, actor: str) ->
                                                          "clipped_m2": clipped_m2}), actor=actor)
     subtract = {"hazard_area_id": release.hazard_area_id, "geom": saved.geom,
                 "release_id": saved.id, "max_vertices": PIECE_MAX_VERTICES}
-    remaining_m2, recut, absorbed = next(conn.execute(SUBTRACT_RELEASE, subtract))
+    remaining_m2, recut, slivers = next(conn.execute(SUBTRACT_RELEASE, subtract))
+    if slivers is not None:  # the release takes them in (its insert's audit row is before)
+        with conn.cursor(row_factory=class_row(Release)) as cur:
+            saved = next(cur.execute(ABSORB_SLIVERS, {**subtract, "slivers": slivers}))
     if recut:
         remaining_m2 = next(conn.execute(RECUT_PIECES, {**subtract, "ids": recut}))[0]
-    if absorbed:  # it took in slivers of the pieces: the stored row is what counts
-        saved = repo.get(conn, Release, id=saved.id)
     if status == HazardStatus.OPEN:
         mark_worked_on(conn, hazard_area_id=release.hazard_area_id, actor=actor,
                        reason=f"first release {saved.id}", effective=release.release_date)
@@ -247,4 +266,4 @@ def _overlapped(conn: psycopg.Connection, hazard_area_id: UUID,
                 geom: MultiPolygon) -> list[tuple[UUID, float]]:
     rows = conn.execute(OVERLAPPED_RELEASES,
                         {"hazard_area_id": hazard_area_id, "geom": geom}).fetchall()
-    return [(rid, area) for rid, area in rows if area > NOISE_M2]
+    return [(rid, area) for rid, area in rows]

@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from survey.domain.geometry import to_geojson
 from survey.domain.models import AuditEntry, Record
 from survey.domain.vocab import AuditAction
-from survey.errors import LedgerConflict, NotFound
+from survey.errors import NotFound, StaleVersion
 
 R = TypeVar("R", bound=Record)
 
@@ -247,7 +247,7 @@ def update(
         # the row is there and locked by this transaction, so `before` is current: only
         # the version check can have refused the write
         current = int(before.model_dump(include={"version"})["version"])
-        raise LedgerConflict(
+        raise StaleVersion(
             f"{model.__table__.replace('_', ' ')} changed since version {expected_version} "
             f"(now {current}): reload it and apply your change again",
             current_version=current)

@@ -18,9 +18,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 1e-11::double precision $$;
 CREATE FUNCTION demine_sliver_m2() RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 0.001::double precision $$;
 
--- Densified to 10 m edges as before (see 0002), then put on the grid. Every edge that the
--- ledger stores is then at most 10 m long, so densifying again adds nothing and stored
--- geometry stays on the grid whichever trigger sees it next.
+-- Densified to 10 m edges as before (see 0002), then put on the grid. The edges the ledger
+-- stores are then at most 10 m long (cut lines of pieces a hair more at most, see below),
+-- so densifying stored geometry again adds nothing, and it stays on the grid whichever
+-- trigger sees it next.
 CREATE OR REPLACE FUNCTION demine_densify(g geometry) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT ST_Multi(ST_CollectionExtract(ST_ReducePrecision(
@@ -39,8 +40,8 @@ $$;
 CREATE OR REPLACE FUNCTION demine_pieces(g geometry) RETURNS SETOF geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET jit = off AS $$
     WITH part AS (
-        SELECT row_number() OVER () AS n, d.geom, ST_Area(d.geom::geography) < demine_sliver_m2()
-                   AS sliver
+        SELECT row_number() OVER () AS n, d.geom,
+               ST_Area(d.geom::geography) < demine_sliver_m2() AS sliver
         FROM ST_Subdivide(g, 128) AS s,
              -- metres per degree: 111319.49 cos(lat) along a parallel, >= 110574 along a
              -- meridian (WGS84)

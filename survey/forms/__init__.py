@@ -1,0 +1,1 @@
+"""The XLSForms we ship for field teams (KoBoToolbox, ODK), and their builder."""

@@ -1,0 +1,932 @@
+"""Exports: the records a caller may see, filtered, as GeoPackage, GeoJSON, zipped
+Shapefile, CSV or KML (issue 7, item 7).
+
+Each record kind is one layer with a fixed schema (`LAYERS`): the table's own fields, ids
+as text, and a few readable names of what they point at (the hazard area's local id, the
+organisation's name). Features are read from PostGIS through a server-side cursor in
+batches and appended to the file batch by batch, so an export of 100,000 polygons never
+holds the table in memory. Every query goes through the caller's scope (survey.access):
+a donor exports what a donor may see, the public only released land.
+
+File layout per format (decided once, documented in the README):
+
+- `gpkg`: one GeoPackage, one layer per kind (`hazard_areas`, `releases`, ...).
+- `geojson`: RFC 7946 FeatureCollections, one per kind: the `.geojson` itself when one
+  kind is asked for, else a zip of `<layer>.geojson` files (one file cannot hold several
+  FeatureCollections).
+- `shp`: a zip of one Shapefile per kind (each kind has one geometry type), with `.prj`
+  and `.cpg`, and `FIELDS.txt` listing the 10-character field names (`Field.short`).
+- `csv`: geometry as WKT in the first column; like GeoJSON, the `.csv` itself for one
+  kind, else a zip of `<layer>.csv` files with their `.csvt` (column types) and `.prj`.
+- `kml`: one KML document with a Folder per kind and a typed Schema per kind.
+
+Values keep their type where the format has one (dates, integers, reals, booleans);
+arrays (contamination, a task's hazard areas) are their codes joined by commas; dates in
+CSV and KML are ISO text. Coordinates keep 8 decimals of a degree (about 1 mm) in GeoJSON
+and KML, and all of them in the other formats.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, LiteralString, TextIO
+from uuid import UUID
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from survey import access
+from survey.auth import Principal
+from survey.domain.vocab import HazardStatus, Role
+from survey.errors import Forbidden, InvalidInput, NotFound
+from survey.intake.kinds import RecordKind
+from survey.store.hazards import GEOJSON_DIGITS
+
+BATCH_SIZE = 2000
+CRS = "EPSG:4326"
+# dBASE keeps at most 254 bytes of text per value
+SHAPEFILE_TEXT_BYTES = 254
+
+
+class ExportFormat(StrEnum):
+    """The file formats an export is written in."""
+
+    GPKG = "gpkg"
+    GEOJSON = "geojson"
+    SHP = "shp"
+    CSV = "csv"
+    KML = "kml"
+
+
+class ExportKind(StrEnum):
+    """The record kinds an export holds, named as the import names them (RecordKind)."""
+
+    HAZARD_AREAS = "hazard-areas"
+    RELEASES = "releases"
+    EVIDENCE_POINTS = "evidence-points"
+    MARKER_POINTS = "marker-points"
+    DEVICE_FINDS = "device-finds"
+    TASKS = "tasks"
+    TRACKS = "tracks"
+
+    @property
+    def record_kind(self) -> RecordKind:
+        return RecordKind(self.value)
+
+    @property
+    def layer(self) -> str:
+        """The layer, file or folder name of this kind in an export."""
+        return "survey_tracks" if self is ExportKind.TRACKS else self.value.replace("-", "_")
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    REAL = "real"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    # an array of codes or ids, joined by commas (none of them holds a comma)
+    CODES = "codes"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One exported field: its name, type, Shapefile name (at most 10 characters) and the
+    SQL expression that reads it (a constant of this module, never user input)."""
+
+    name: str
+    type: FieldType
+    short: str
+    expr: str
+
+
+def _f(name: str, type_: FieldType, short: str, expr: str) -> Field:
+    assert len(short) <= 10, short
+    return Field(name, type_, short, expr)
+
+
+# one letter per type keeps the field tables above readable (N: whole number)
+T, N, R, D, B, C = (FieldType.TEXT, FieldType.INTEGER, FieldType.REAL, FieldType.DATE,
+                    FieldType.BOOLEAN, FieldType.CODES)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """How one kind is read: its fields, its FROM clause (`{areas}` is where a task's
+    hazard areas are scoped), its geometry, the conditions or columns each filter applies
+    to, and its label: the Placemark name in KML, which is the record's own `name` where
+    it has one (KML readers take the Placemark name for a `name` field)."""
+
+    kind: ExportKind
+    geometry_type: str
+    fields: tuple[Field, ...]
+    source: str
+    geometry: str
+    label: str
+    order: str
+    description: str
+    date: str | None
+    organisation: str | None
+    project: str
+    status: str
+
+
+HAZARD_AREA_FIELDS = (
+    _f("id", T, "id", "h.id::text"),
+    _f("local_id", T, "local_id", "h.local_id"),
+    _f("name", T, "name", "h.name"),
+    _f("classification", T, "class", "h.classification"),
+    _f("status", T, "status", "h.status"),
+    _f("contamination", C, "contam", "array_to_string(h.contamination, ',')"),
+    _f("evidence", T, "evidence", "h.evidence"),
+    _f("land_use", T, "land_use", "h.land_use"),
+    _f("priority", N, "priority", "h.priority"),
+    _f("beneficiaries", N, "benefic", "h.beneficiaries"),
+    _f("reporting_organisation_id", T, "rep_org_id", "h.reporting_organisation_id::text"),
+    _f("reporting_organisation", T, "rep_org", "o.name"),
+    _f("admin_area_id", T, "admin_id", "h.admin_area_id::text"),
+    _f("admin_area_code", T, "admin_code", "a.code"),
+    _f("parent_id", T, "parent_id", "h.parent_id::text"),
+    _f("date_of_information", D, "date_info", "h.date_of_information"),
+    _f("source_crs", T, "src_crs", "h.source_crs"),
+    _f("area_m2", R, "area_m2", "h.area_m2"),
+    _f("remaining_area_m2", R, "remain_m2", "h.remaining_area_m2"),
+    _f("version", N, "version", "h.version"),
+    _f("provenance", T, "provenance", "h.provenance::text"),
+)
+
+RELEASE_FIELDS = (
+    _f("id", T, "id", "r.id::text"),
+    _f("hazard_area_id", T, "hazard_id", "r.hazard_area_id::text"),
+    _f("hazard_area_local_id", T, "hazard_lid", "h.local_id"),
+    _f("activity_report_id", T, "report_id", "r.activity_report_id::text"),
+    _f("product", T, "product", "r.product"),
+    _f("method", T, "method", "r.method"),
+    _f("technical_asset", B, "tech_asset", "r.technical_asset"),
+    _f("depth_cm", N, "depth_cm", "r.depth_cm"),
+    _f("release_date", D, "rel_date", "r.release_date"),
+    _f("area_m2", R, "area_m2", "r.area_m2"),
+    _f("clipped_m2", R, "clipped_m2", "r.clipped_m2"),
+    _f("split_from_id", T, "split_from", "r.split_from_id::text"),
+    _f("organisation_id", T, "org_id", "r.organisation_id::text"),
+    _f("project_id", T, "project_id", "r.project_id::text"),
+    _f("donor_id", T, "donor_id", "r.donor_id::text"),
+    _f("admin_area_id", T, "admin_id", "r.admin_area_id::text"),
+    _f("booked_seq", N, "booked_seq", "r.booked_seq"),
+    _f("provenance", T, "provenance", "r.provenance::text"),
+)
+
+EVIDENCE_POINT_FIELDS = (
+    _f("id", T, "id", "e.id::text"),
+    _f("hazard_area_id", T, "hazard_id", "e.hazard_area_id::text"),
+    _f("hazard_area_local_id", T, "hazard_lid", "h.local_id"),
+    _f("evidence", T, "evidence", "e.evidence"),
+    _f("description", T, "descr", "e.description"),
+    _f("observed_on", D, "observed", "e.observed_on"),
+    _f("provenance", T, "provenance", "e.provenance::text"),
+)
+
+MARKER_POINT_FIELDS = (
+    _f("id", T, "id", "m.id::text"),
+    _f("hazard_area_id", T, "hazard_id", "m.hazard_area_id::text"),
+    _f("hazard_area_local_id", T, "hazard_lid", "h.local_id"),
+    _f("release_id", T, "release_id", "m.release_id::text"),
+    _f("kind", T, "kind", "m.kind"),
+    _f("sequence", N, "sequence", "m.sequence"),
+    _f("bearing_deg", R, "bearing", "m.bearing_deg"),
+    _f("distance_m", R, "distance_m", "m.distance_m"),
+    _f("description", T, "descr", "m.description"),
+    _f("provenance", T, "provenance", "m.provenance::text"),
+)
+
+DEVICE_FIND_FIELDS = (
+    _f("id", T, "id", "d.id::text"),
+    _f("activity_report_id", T, "report_id", "d.activity_report_id::text"),
+    _f("hazard_area_id", T, "hazard_id", "d.hazard_area_id::text"),
+    _f("hazard_area_local_id", T, "hazard_lid", "h.local_id"),
+    _f("ordnance_type_id", T, "ord_id", "d.ordnance_type_id::text"),
+    _f("ordnance_model", T, "ord_model", "ot.model"),
+    _f("ordnance_category", T, "ord_cat", "ot.category"),
+    _f("quantity", N, "quantity", "d.quantity"),
+    _f("found_date", D, "found_date", "d.found_date"),
+    _f("depth_cm", N, "depth_cm", "d.depth_cm"),
+    _f("condition", T, "condition", "d.condition"),
+    _f("disposal_method", T, "disp_meth", "d.disposal_method"),
+    _f("disposal_date", D, "disp_date", "d.disposal_date"),
+    _f("provenance", T, "provenance", "d.provenance::text"),
+)
+
+TASK_FIELDS = (
+    _f("id", T, "id", "t.id::text"),
+    _f("local_id", T, "local_id", "t.local_id"),
+    _f("activity_type", T, "activity", "t.activity_type"),
+    _f("organisation_id", T, "org_id", "t.organisation_id::text"),
+    _f("organisation", T, "org", "o.name"),
+    _f("team_id", T, "team_id", "t.team_id::text"),
+    _f("project_id", T, "project_id", "t.project_id::text"),
+    _f("project_code", T, "proj_code", "p.code"),
+    _f("status", T, "status", "t.status"),
+    _f("planned_start", D, "plan_start", "t.planned_start"),
+    _f("planned_end", D, "plan_end", "t.planned_end"),
+    _f("actual_start", D, "act_start", "t.actual_start"),
+    _f("actual_end", D, "act_end", "t.actual_end"),
+    _f("version", N, "version", "t.version"),
+    _f("hazard_area_ids", C, "area_ids", "ta.ids"),
+    _f("hazard_area_local_ids", C, "area_lids", "ta.local_ids"),
+    _f("provenance", T, "provenance", "t.provenance::text"),
+)
+
+TRACK_FIELDS = (
+    _f("id", T, "id", "k.id::text"),
+    _f("name", T, "name", "k.name"),
+    _f("hazard_area_id", T, "hazard_id", "k.hazard_area_id::text"),
+    _f("hazard_area_local_id", T, "hazard_lid", "h.local_id"),
+    _f("task_id", T, "task_id", "k.task_id::text"),
+    _f("organisation_id", T, "org_id", "k.organisation_id::text"),
+    _f("recorded_on", D, "recorded", "k.recorded_on"),
+    _f("length_m", R, "length_m", "k.length_m"),
+    _f("provenance", T, "provenance", "k.provenance::text"),
+)
+
+# records tied to a hazard area belong to a project when the area is worked under it
+_AREA_PROJECT = ("EXISTS (SELECT 1 FROM task_hazard_area th JOIN task pt ON pt.id = th.task_id "
+                 "WHERE th.hazard_area_id = h.id AND pt.project_id = %(project_id)s)")
+_AREA_STATUS = "h.status = %(status)s"
+
+LAYERS: dict[ExportKind, Layer] = {
+    ExportKind.HAZARD_AREAS: Layer(
+        ExportKind.HAZARD_AREAS, "MultiPolygon", HAZARD_AREA_FIELDS,
+        source="hazard_area h LEFT JOIN organisation o ON o.id = h.reporting_organisation_id "
+               "LEFT JOIN admin_area a ON a.id = h.admin_area_id",
+        geometry="h.geom", label="h.name", order="h.local_id, h.id",
+        description="Hazard areas (SHA/CHA) with the remaining area kept by the ledger",
+        date="h.date_of_information", organisation="h.reporting_organisation_id",
+        project=_AREA_PROJECT, status=_AREA_STATUS),
+    ExportKind.RELEASES: Layer(
+        ExportKind.RELEASES, "MultiPolygon", RELEASE_FIELDS,
+        source="release r JOIN hazard_area h ON h.id = r.hazard_area_id",
+        geometry="r.geom", label="h.local_id || ' ' || r.product || ' ' || r.release_date",
+        order="r.booked_seq",
+        description="Released land (cancelled, reduced, cleared), one polygon per booking",
+        date="r.release_date", organisation="r.organisation_id",
+        project="r.project_id = %(project_id)s", status=_AREA_STATUS),
+    ExportKind.EVIDENCE_POINTS: Layer(
+        ExportKind.EVIDENCE_POINTS, "Point", EVIDENCE_POINT_FIELDS,
+        source="evidence_point e LEFT JOIN hazard_area h ON h.id = e.hazard_area_id",
+        geometry="e.geom", label="e.evidence || ' evidence'",
+        order="h.local_id NULLS LAST, e.id",
+        description="Evidence of contamination seen in the field",
+        date="e.observed_on", organisation="h.reporting_organisation_id",
+        project=_AREA_PROJECT, status=_AREA_STATUS),
+    ExportKind.MARKER_POINTS: Layer(
+        ExportKind.MARKER_POINTS, "Point", MARKER_POINT_FIELDS,
+        source="marker_point m LEFT JOIN release mr ON mr.id = m.release_id "
+               "LEFT JOIN hazard_area h ON h.id = coalesce(m.hazard_area_id, mr.hazard_area_id)",
+        geometry="m.geom", label="m.kind || ' ' || m.sequence",
+        order="h.local_id NULLS LAST, m.release_id NULLS FIRST, m.sequence, m.id",
+        description="Marker points: benchmarks, references and turning points in order",
+        date="coalesce(mr.release_date, h.date_of_information)",
+        organisation="h.reporting_organisation_id", project=_AREA_PROJECT,
+        status=_AREA_STATUS),
+    ExportKind.DEVICE_FINDS: Layer(
+        ExportKind.DEVICE_FINDS, "Point", DEVICE_FIND_FIELDS,
+        source="device_find d JOIN ordnance_type ot ON ot.id = d.ordnance_type_id "
+               "LEFT JOIN hazard_area h ON h.id = d.hazard_area_id "
+               "LEFT JOIN activity_report ar ON ar.id = d.activity_report_id "
+               "LEFT JOIN task dt ON dt.id = ar.task_id",
+        geometry="d.geom", label="ot.model || ' x' || d.quantity", order="d.found_date, d.id",
+        description="Explosive ordnance found, with its disposal",
+        date="d.found_date", organisation="ar.organisation_id",
+        project="dt.project_id = %(project_id)s", status=_AREA_STATUS),
+    ExportKind.TASKS: Layer(
+        ExportKind.TASKS, "MultiPolygon", TASK_FIELDS,
+        # a task's geometry is the union of its hazard areas (those the caller may see)
+        source="task t LEFT JOIN organisation o ON o.id = t.organisation_id "
+               "LEFT JOIN project p ON p.id = t.project_id "
+               "LEFT JOIN LATERAL (SELECT ST_Multi(ST_Union(h.geom)) AS geom, "
+               "string_agg(h.id::text, ',' ORDER BY h.local_id, h.id) AS ids, "
+               "string_agg(h.local_id, ',' ORDER BY h.local_id, h.id) AS local_ids "
+               "FROM task_hazard_area th JOIN hazard_area h ON h.id = th.hazard_area_id "
+               "WHERE th.task_id = t.id AND {areas}) ta ON true",
+        geometry="ta.geom", label="t.local_id", order="t.local_id, t.id",
+        description="Tasks, each drawn as the union of its hazard areas",
+        date=None, organisation="t.organisation_id", project="t.project_id = %(project_id)s",
+        status="EXISTS (SELECT 1 FROM task_hazard_area th JOIN hazard_area sh "
+               "ON sh.id = th.hazard_area_id WHERE th.task_id = t.id "
+               "AND sh.status = %(status)s)"),
+    ExportKind.TRACKS: Layer(
+        ExportKind.TRACKS, "MultiLineString", TRACK_FIELDS,
+        source="survey_track k LEFT JOIN hazard_area h ON h.id = k.hazard_area_id "
+               "LEFT JOIN task kt ON kt.id = k.task_id",
+        geometry="k.geom", label="k.name", order="k.recorded_on, k.id",
+        description="Survey tracks: the routes teams walked, with their geodesic length",
+        date="k.recorded_on", organisation="coalesce(k.organisation_id, kt.organisation_id)",
+        project="kt.project_id = %(project_id)s", status=_AREA_STATUS),
+}
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which records an export holds; None means no restriction. A record tied to a hazard
+    area follows its area for `status` (and for `project`: the area is worked under it);
+    the date is each kind's own (`date_of_information`, `release_date`, `observed_on`,
+    `found_date`, `recorded_on`; a task's actual, else planned, period overlapping)."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    admin_area_id: UUID | None = None
+    organisation_id: UUID | None = None
+    project_id: UUID | None = None
+    status: HazardStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """Whose view an export takes: a signed-in principal's (survey.access decides what it
+    may see), or the whole store's (the command line, run by whoever holds the database's
+    credentials)."""
+
+    principal: Principal | None = None
+
+    @classmethod
+    def whole_store(cls) -> ExportScope:
+        return cls(None)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the layout, the features per kind, and notes on anything the
+    format could not keep (Shapefile text cut at 254 bytes)."""
+
+    format: ExportFormat
+    kinds: tuple[ExportKind, ...]
+    counts: dict[ExportKind, int]
+    media_type: str
+    suffix: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def filename(self, stem: str) -> str:
+        """A file name for this export: `stem`, the kind when one, and the suffix."""
+        if len(self.kinds) == 1 and self.suffix != ".zip":
+            return f"{stem}-{self.kinds[0].layer}{self.suffix}"
+        if self.suffix == ".zip":
+            return f"{stem}-{self.format.value}.zip"
+        return f"{stem}{self.suffix}"
+
+
+def layout(fmt: ExportFormat, kinds: Sequence[ExportKind]) -> tuple[str, str]:
+    """(suffix, media type) of an export of `kinds` in `fmt`."""
+    single = len(kinds) == 1
+    if fmt is ExportFormat.GPKG:
+        return ".gpkg", "application/geopackage+sqlite3"
+    if fmt is ExportFormat.KML:
+        return ".kml", "application/vnd.google-earth.kml+xml"
+    if fmt is ExportFormat.GEOJSON and single:
+        return ".geojson", "application/geo+json"
+    if fmt is ExportFormat.CSV and single:
+        return ".csv", "text/csv; charset=utf-8"
+    return ".zip", "application/zip"
+
+
+# --- what a caller may see -----------------------------------------------------------------
+
+# the tasks of projects a donor funds
+_DONOR_TASK = sql.SQL("{task}.project_id IN (SELECT id FROM project WHERE donor_id = {donor})")
+
+
+def _programme_rows(principal: Principal, alias: str) -> sql.Composable:
+    """Records of the caller's programme that hang on no hazard area, for the callers who
+    read their whole programme (access.hazard_scope: admins every programme,
+    coordinators and operators theirs); donors see none of them."""
+    if principal.role == Role.ADMIN:
+        return sql.SQL("TRUE")
+    return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
+                                                  sql.Literal(principal.programme_id))
+
+
+def _visible(kind: ExportKind, scope: ExportScope) -> tuple[sql.Composable, sql.Composable]:
+    """(condition on the kind's rows, condition on the hazard areas `h` a task is drawn
+    from) for the scope; Forbidden when the caller may see none of this kind."""
+    p = scope.principal
+    if p is None:
+        return sql.SQL("TRUE"), sql.SQL("TRUE")
+    if kind is ExportKind.RELEASES:
+        return access.release_scope(p, "h", "r"), sql.SQL("TRUE")
+    try:
+        areas = access.hazard_scope(p, "h")
+    except Forbidden as exc:
+        raise Forbidden(f"this account may not export {kind.value}: "
+                        "the public sees released land only (kind=releases)") from exc
+    donor = sql.Literal(areas.donor_id)
+    if kind is ExportKind.HAZARD_AREAS:
+        return areas, areas
+    if kind is ExportKind.EVIDENCE_POINTS:
+        orphans = sql.SQL("FALSE") if areas.donor_id else _programme_rows(p, "e")
+        return sql.SQL("((h.id IS NOT NULL AND {}) OR (e.hazard_area_id IS NULL AND {}))").format(
+            areas, orphans), areas
+    if kind is ExportKind.MARKER_POINTS:
+        # a marker of a release shows only with the release
+        of_release = access.release_condition(areas, "mr") or sql.SQL("TRUE")
+        return sql.SQL("h.id IS NOT NULL AND {} AND (m.release_id IS NULL OR {})").format(
+            areas, of_release), areas
+    if kind is ExportKind.DEVICE_FINDS:
+        if areas.donor_id is None:
+            return _programme_rows(p, "d"), areas
+        # a donor sees the finds reported under its projects, as it sees their releases
+        # (the condition reads `activity_report_id`, which finds carry as releases do)
+        own = access.release_condition(areas, "d")
+        assert own is not None
+        return own, areas
+    if kind is ExportKind.TASKS:
+        if areas.donor_id is None:
+            return _programme_rows(p, "t"), areas
+        return _DONOR_TASK.format(task=sql.Identifier("t"), donor=donor), areas
+    # survey tracks
+    if areas.donor_id is None:
+        return _programme_rows(p, "k"), areas
+    return sql.SQL("((k.task_id IS NOT NULL AND {}) OR (k.task_id IS NULL AND h.id IS NOT NULL "
+                   "AND {}))").format(_DONOR_TASK.format(task=sql.Identifier("kt"),
+                                                         donor=donor), areas), areas
+
+
+def visible_kinds(conn: psycopg.Connection, scope: ExportScope,
+                  kinds: Sequence[ExportKind] | None = None) -> tuple[ExportKind, ...]:
+    """The kinds to export: those asked for (Forbidden if the caller may not see one), or
+    every kind the caller may see. Survey tracks count only once their table exists
+    (migration 0008); asked for before, they are refused with what to do."""
+    tracks = has_tracks(conn)
+    if kinds:
+        chosen = tuple(dict.fromkeys(kinds))
+        if ExportKind.TRACKS in chosen and not tracks:
+            raise InvalidInput("this database holds no survey tracks yet (migration 0008 is "
+                               "not applied): run `demine db upgrade`, or export other kinds")
+        for kind in chosen:
+            _visible(kind, scope)
+        return chosen
+    found = []
+    for kind in ExportKind:
+        if kind is ExportKind.TRACKS and not tracks:
+            continue
+        try:
+            _visible(kind, scope)
+        except Forbidden:
+            continue
+        found.append(kind)
+    return tuple(found)
+
+
+HAS_TRACKS = "SELECT to_regclass('survey_track') IS NOT NULL"
+
+
+def has_tracks(conn: psycopg.Connection) -> bool:
+    """Whether the survey track table (migration 0008) exists."""
+    row = conn.execute(HAS_TRACKS).fetchone()
+    return bool(row and row[0])
+
+
+# --- the query of one layer ------------------------------------------------------------------
+
+
+def _conditions(layer: Layer, filters: ExportFilter) -> tuple[list[sql.Composable],
+                                                              dict[str, Any]]:
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    geom = sql.SQL(layer.geometry)
+    if filters.bbox is not None:
+        params["bbox"] = list(filters.bbox)
+        parts.append(sql.SQL(
+            "ST_Intersects({}, ST_MakeEnvelope(%(bbox)s[1], %(bbox)s[2], %(bbox)s[3], "
+            "%(bbox)s[4], 4326))").format(geom))
+    if filters.admin_area_id is not None:
+        params["admin_area_id"] = filters.admin_area_id
+        parts.append(sql.SQL("ST_Intersects({}, (SELECT geom FROM admin_area "
+                             "WHERE id = %(admin_area_id)s))").format(geom))
+    if filters.organisation_id is not None:
+        params["organisation_id"] = filters.organisation_id
+        parts.append(sql.SQL("{} = %(organisation_id)s").format(sql.SQL(layer.organisation
+                                                                        or "NULL")))
+    if filters.project_id is not None:
+        params["project_id"] = filters.project_id
+        parts.append(sql.SQL(layer.project))
+    if filters.status is not None:
+        params["status"] = HazardStatus(filters.status).value
+        parts.append(sql.SQL(layer.status))
+    if filters.date_from is not None or filters.date_to is not None:
+        params["date_from"], params["date_to"] = filters.date_from, filters.date_to
+        if layer.date is None:  # tasks: their period overlaps the range
+            parts.append(sql.SQL(
+                "(%(date_from)s::date IS NULL OR coalesce(t.actual_end, t.planned_end) "
+                ">= %(date_from)s::date) AND (%(date_to)s::date IS NULL OR "
+                "coalesce(t.actual_start, t.planned_start) <= %(date_to)s::date)"))
+        else:
+            parts.append(sql.SQL(
+                "(%(date_from)s::date IS NULL OR {d} >= %(date_from)s::date) AND "
+                "(%(date_to)s::date IS NULL OR {d} <= %(date_to)s::date)").format(
+                    d=sql.SQL(layer.date)))
+    return parts, params
+
+
+def _query(layer: Layer, scope: ExportScope, filters: ExportFilter, *,
+           kml: bool) -> tuple[sql.Composed, dict[str, Any]]:
+    rows, areas = _visible(layer.kind, scope)
+    conditions, params = _conditions(layer, filters)
+    geometry = (sql.SQL("ST_AsKML({}, {})").format(sql.SQL(layer.geometry),
+                                                   sql.Literal(GEOJSON_DIGITS))
+                if kml else sql.SQL("ST_AsBinary({})").format(sql.SQL(layer.geometry)))
+    columns = [sql.SQL(f.expr) for f in layer.fields]
+    if kml:
+        columns.append(sql.SQL(layer.label))
+    query = sql.SQL("SELECT {columns}, {geometry} FROM {source} WHERE {where} "
+                    "ORDER BY {order}").format(
+        columns=sql.SQL(", ").join(columns), geometry=geometry,
+        source=sql.SQL(layer.source).format(areas=areas),
+        where=sql.SQL(" AND ").join([rows, *conditions]), order=sql.SQL(layer.order))
+    return query, params
+
+
+def _batches(conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any],
+             batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `query` in batches, through a server-side cursor (binary: geometry comes
+    as WKB bytes without hex text in between)."""
+    with conn.cursor(name="demine_export", binary=True) as cur:
+        cur.itersize = batch_size
+        cur.execute(query, params)
+        while rows := cur.fetchmany(batch_size):
+            yield rows
+
+
+# --- writers ---------------------------------------------------------------------------------
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    raw = text.encode()
+    return text if len(raw) <= limit else raw[:limit].decode(errors="ignore")
+
+
+class _OgrLayer:
+    """One layer written through GDAL (pyogrio), batch by batch: the first batch creates
+    it (in a GeoPackage that already holds other layers: adds it), the next ones append."""
+
+    def __init__(self, path: Path, driver: str, layer: Layer, fmt: ExportFormat, *,
+                 options: dict[str, str], add_to_existing: bool) -> None:
+        self.path, self.driver, self.layer, self.fmt = path, driver, layer, fmt
+        self.options, self.add_to_existing = options, add_to_existing
+        # GeoPackage 1.2, as GDAL wrote until 3.10: QGIS and GDAL 3.6 (Debian 12) read it
+        # without a warning, which they give for the 1.4 of newer GDAL
+        self.dataset_options = {"VERSION": "1.2"} if driver == "GPKG" else None
+        self.names = [f.short if fmt is ExportFormat.SHP else f.name for f in layer.fields]
+        self.created = False
+        self.written = 0
+        self.cut = 0  # Shapefile text values cut to 254 bytes
+
+    def _arrays(self, rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], list[Any]]:
+        data: list[Any] = []
+        masks: list[Any] = []
+        for i, f in enumerate(self.layer.fields):
+            values = [row[i] for row in rows]
+            nulls = np.array([v is None for v in values], dtype=bool)
+            mask = nulls if nulls.any() else None
+            if f.type is FieldType.INTEGER:
+                data.append(np.array([0 if v is None else v for v in values], dtype="int64"))
+            elif f.type is FieldType.BOOLEAN:
+                data.append(np.array([bool(v) for v in values], dtype=bool))
+            elif f.type is FieldType.REAL:
+                data.append(np.array([math.nan if v is None else v for v in values],
+                                     dtype="float64"))
+                mask = None  # NaN is written as null
+            elif f.type is FieldType.DATE and self.fmt is not ExportFormat.CSV:
+                data.append(np.array([np.datetime64("NaT") if v is None else np.datetime64(v, "D")
+                                      for v in values], dtype="datetime64[D]"))
+                mask = None  # NaT is written as null
+            else:
+                if f.type is FieldType.DATE:  # CSV: ISO dates, which every reader parses
+                    values = [None if v is None else v.isoformat() for v in values]
+                elif self.fmt is ExportFormat.SHP:
+                    values = [self._shapefile_text(v) for v in values]
+                data.append(np.array(values, dtype=object))
+                mask = None  # None is written as null
+            masks.append(mask)
+        return data, masks
+
+    def _shapefile_text(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cut = _cut_utf8(value, SHAPEFILE_TEXT_BYTES)
+        if cut != value:
+            self.cut += 1
+        return cut
+
+    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        from pyogrio.raw import write
+
+        data, masks = self._arrays(rows)
+        geometry = np.array([row[len(self.layer.fields)] for row in rows], dtype=object)
+        write(str(self.path), geometry, field_data=data, fields=self.names, field_mask=masks,
+              layer=self.layer.kind.layer, driver=self.driver,
+              geometry_type=self.layer.geometry_type, crs=CRS,
+              append=self.created or self.add_to_existing,
+              promote_to_multi=self.layer.geometry_type.startswith("Multi"),
+              layer_options=None if self.created else self.options,
+              dataset_options=None if self.created or self.add_to_existing
+              else self.dataset_options)
+        self.created = True
+        self.written += len(rows)
+
+    def finish(self) -> None:
+        if not self.created:  # no feature: the layer still exists, with its fields
+            self.write([])
+
+
+class _KmlWriter:
+    """A KML document written as features arrive: a typed Schema per kind, then a Folder
+    per kind. GDAL's KML driver rereads the whole document on every append (quadratic
+    time and memory), so the document is streamed here and the geometry is PostGIS's own
+    ST_AsKML; GDAL and survey.intake.kml read the result (the tests check both).
+
+    KML readers take a Placemark's id, name and description for fields of those names,
+    before its ExtendedData: so the Placemark carries the record's id, and its `name`
+    and `description` where the kind has them (the same values are in ExtendedData)."""
+
+    TYPES = {FieldType.TEXT: "string", FieldType.CODES: "string", FieldType.DATE: "string",
+             FieldType.INTEGER: "int", FieldType.REAL: "double", FieldType.BOOLEAN: "bool"}
+    # characters XML 1.0 cannot carry at all
+    INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+    def __init__(self, out: TextIO, kinds: Sequence[ExportKind]) -> None:
+        self.out = out
+        self.replaced = 0
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                  '<kml xmlns="http://www.opengis.net/kml/2.2">\n<Document id="root_doc">\n'
+                  "<name>demine export</name>\n")
+        for kind in kinds:
+            layer = LAYERS[kind]
+            out.write(f'<Schema name="{kind.layer}" id="{kind.layer}">\n')
+            for f in layer.fields:
+                out.write(f'  <SimpleField name="{f.name}" type="{self.TYPES[f.type]}"/>\n')
+            out.write("</Schema>\n")
+
+    def _text(self, value: str, *, counted: bool = False) -> str:
+        clean, n = self.INVALID.subn("\ufffd", value)
+        if counted:  # once per value: a name or description is also in ExtendedData
+            self.replaced += n
+        return escape(clean)
+
+    def _value(self, f: Field, value: Any) -> str:
+        if f.type is FieldType.REAL:
+            return repr(float(value))
+        if f.type is FieldType.BOOLEAN:
+            return "1" if value else "0"
+        if f.type is FieldType.DATE:
+            return str(value.isoformat())
+        if f.type is FieldType.INTEGER:
+            return str(int(value))
+        return self._text(str(value), counted=True)
+
+    def folder(self, layer: Layer, batches: Iterator[list[tuple[Any, ...]]]) -> int:
+        out, count, n = self.out, 0, len(layer.fields)
+        name = layer.kind.layer
+        names = [f.name for f in layer.fields]
+        described = names.index("description") if "description" in names else None
+        out.write(f"<Folder id={quoteattr(name)}>\n<name>{name}</name>\n"
+                  f"<description>{escape(layer.description)}</description>\n")
+        for rows in batches:
+            for row in rows:
+                count += 1
+                label, geometry = row[n], row[n + 1]
+                out.write(f"<Placemark id={quoteattr(str(row[0]))}>\n")
+                if label is not None:
+                    out.write(f"<name>{self._text(label)}</name>\n")
+                if described is not None and row[described] is not None:
+                    out.write(f"<description>{self._text(row[described])}</description>\n")
+                out.write(f'<ExtendedData><SchemaData schemaUrl="#{name}">\n')
+                for f, value in zip(layer.fields, row[:n], strict=True):
+                    if value is not None:
+                        out.write(f'<SimpleData name="{f.name}">{self._value(f, value)}'
+                                  "</SimpleData>\n")
+                out.write("</SchemaData></ExtendedData>\n")
+                if geometry:
+                    out.write(geometry)
+                out.write("\n</Placemark>\n")
+        out.write("</Folder>\n")
+        return count
+
+    def close(self) -> None:
+        self.out.write("</Document>\n</kml>\n")
+
+
+# --- the export -----------------------------------------------------------------------------
+
+
+def _ogr_setup(fmt: ExportFormat, kind: ExportKind, work: Path) -> tuple[Path, str,
+                                                                         dict[str, str]]:
+    layer = LAYERS[kind]
+    if fmt is ExportFormat.GPKG:
+        return (work / "export.gpkg", "GPKG",
+                {"GEOMETRY_NAME": "geom", "IDENTIFIER": kind.layer,
+                 "DESCRIPTION": layer.description})
+    if fmt is ExportFormat.GEOJSON:
+        return (work / f"{kind.layer}.geojson", "GeoJSON",
+                {"RFC7946": "YES", "COORDINATE_PRECISION": str(GEOJSON_DIGITS),
+                 "WRITE_NAME": "YES"})
+    if fmt is ExportFormat.SHP:
+        return work / f"{kind.layer}.shp", "ESRI Shapefile", {"ENCODING": "UTF-8"}
+    return (work / f"{kind.layer}.csv", "CSV",
+            {"GEOMETRY": "AS_WKT", "CREATE_CSVT": "YES"})
+
+
+def _fields_note(kinds: Sequence[ExportKind], cut: dict[ExportKind, int]) -> str:
+    lines = ["demine export: Shapefile field names",
+             "",
+             "dBASE keeps field names to 10 characters, so each field has a fixed short",
+             "name (the same in every export). Text longer than 254 bytes is cut, and an",
+             "empty text cannot be told from no text. Other formats keep the long names.",
+             ""]
+    for kind in kinds:
+        lines.append(f"{kind.layer}.shp")
+        lines += [f"  {f.short:<10}  {f.name}" for f in LAYERS[kind].fields]
+        if cut.get(kind):
+            lines.append(f"  ({cut[kind]} text value(s) were cut to 254 bytes)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class _Cap:
+    def __init__(self, limit: int | None) -> None:
+        self.limit, self.seen = limit, 0
+
+    def count(self, batches: Iterator[list[tuple[Any, ...]]]
+              ) -> Iterator[list[tuple[Any, ...]]]:
+        for rows in batches:
+            self.seen += len(rows)
+            if self.limit is not None and self.seen > self.limit:
+                raise InvalidInput(
+                    f"the export would hold more than {self.limit:,} features: narrow it "
+                    "(bbox, admin_area_id, organisation_id, project_id, status, dates, kind) "
+                    "or run `demine export` on the server, which has no such limit",
+                    max_features=self.limit)
+            yield rows
+
+
+def export(
+    conn: psycopg.Connection,
+    *,
+    out: Path,
+    fmt: ExportFormat,
+    scope: ExportScope,
+    filters: ExportFilter = ExportFilter(),
+    kinds: Sequence[ExportKind] | None = None,
+    batch_size: int = BATCH_SIZE,
+    max_features: int | None = None,
+    progress: Callable[[ExportKind, int], None] | None = None,
+) -> ExportResult:
+    """Write the records `scope` may see that match `filters` to `out`, in `fmt`.
+
+    `kinds` (default: every kind the scope may see) become layers, files or folders as
+    the module docstring says. Rows stream from a server-side cursor `batch_size` at a
+    time. More than `max_features` in all is refused (InvalidInput) and `out` is left
+    absent. `progress(kind, n)` is called after each batch. Reads only: the caller owns
+    the transaction (REPEATABLE READ gives one snapshot across the layers).
+    """
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InvalidInput(f"the date range ends ({filters.date_to}) before it starts "
+                           f"({filters.date_from}): swap them")
+    chosen = visible_kinds(conn, scope, kinds)
+    if not chosen:
+        raise Forbidden("this account may export nothing")
+    suffix, media_type = layout(fmt, chosen)
+    counts: dict[ExportKind, int] = {}
+    notes: list[str] = []
+    cap = _Cap(max_features)
+    work = Path(tempfile.mkdtemp(prefix="demine-export-", dir=out.parent))
+    try:
+        if fmt is ExportFormat.KML:
+            target = work / "export.kml"
+            with target.open("w", encoding="utf-8", newline="\n") as handle:
+                kml = _KmlWriter(handle, chosen)
+                for kind in chosen:
+                    query, params = _query(LAYERS[kind], scope, filters, kml=True)
+                    counts[kind] = kml.folder(LAYERS[kind], _reported(
+                        cap.count(_batches(conn, query, params, batch_size)), kind, progress))
+                kml.close()
+            if kml.replaced:
+                notes.append(f"{kml.replaced} character(s) that XML cannot carry were "
+                             "replaced by U+FFFD")
+            files = [target]
+        else:
+            files = []
+            cut: dict[ExportKind, int] = {}
+            for position, kind in enumerate(chosen):
+                path, driver, options = _ogr_setup(fmt, kind, work)
+                writer = _OgrLayer(path, driver, LAYERS[kind], fmt, options=options,
+                                   add_to_existing=fmt is ExportFormat.GPKG and position > 0)
+                query, params = _query(LAYERS[kind], scope, filters, kml=False)
+                for rows in _reported(cap.count(_batches(conn, query, params, batch_size)),
+                                      kind, progress):
+                    writer.write(rows)
+                writer.finish()
+                counts[kind] = writer.written
+                cut[kind] = writer.cut
+                if writer.cut:
+                    notes.append(f"{kind.layer}: {writer.cut} text value(s) longer than 254 "
+                                 "bytes were cut (Shapefile)")
+                files += sorted(p for p in work.iterdir() if p.stem == kind.layer)
+            if fmt is ExportFormat.GPKG:
+                files = [work / "export.gpkg"]
+            if fmt is ExportFormat.SHP:
+                note = work / "FIELDS.txt"
+                note.write_text(_fields_note(chosen, cut), encoding="utf-8")
+                files.append(note)
+        if suffix == ".zip":
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for path in files:
+                    archive.write(path, arcname=path.name)
+        else:
+            primary = next(p for p in files if p.suffix == suffix)
+            shutil.move(primary, out)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(fmt, chosen, counts, media_type, suffix, tuple(notes))
+
+
+def _reported(batches: Iterator[list[tuple[Any, ...]]], kind: ExportKind,
+              progress: Callable[[ExportKind, int], None] | None
+              ) -> Iterator[list[tuple[Any, ...]]]:
+    for rows in batches:
+        yield rows
+        if progress is not None:
+            progress(kind, len(rows))
+
+
+# --- names the command line takes --------------------------------------------------------------
+
+RESOLVE: dict[str, LiteralString] = {
+    "admin area": "SELECT id, code || ' ' || name FROM admin_area WHERE id::text = %(text)s "
+                  "OR lower(code) = lower(%(text)s) OR lower(name) = lower(%(text)s)",
+    "organisation": "SELECT id, name FROM organisation WHERE id::text = %(text)s "
+                    "OR lower(name) = lower(%(text)s) OR lower(acronym) = lower(%(text)s)",
+    "project": "SELECT id, code || ' ' || name FROM project WHERE id::text = %(text)s "
+               "OR lower(code) = lower(%(text)s) OR lower(name) = lower(%(text)s)",
+}
+
+
+def resolve(conn: psycopg.Connection, what: str, text: str) -> UUID:
+    """The id of the admin area (id, code or name), organisation (id, name or acronym) or
+    project (id, code or name) that `text` names; NotFound or InvalidInput (ambiguous)
+    with what to type instead."""
+    rows = conn.execute(RESOLVE[what], {"text": text.strip()}).fetchall()
+    if not rows:
+        raise NotFound(f"no {what} is named {text!r}: give its id, code or name")
+    if len(rows) > 1:
+        names = "; ".join(f"{label} ({row_id})" for row_id, label in rows[:10])
+        raise InvalidInput(f"{text!r} names {len(rows)} of them ({names}): give the id")
+    return UUID(str(rows[0][0]))
+
+
+USER_BY_NAME = "SELECT * FROM app_user WHERE username = %(username)s AND active"
+
+
+def principal_named(conn: psycopg.Connection, username: str) -> Principal:
+    """The principal of an active user, to export what that user may see."""
+    from psycopg.rows import class_row
+
+    from survey.domain.models import AppUser
+
+    with conn.cursor(row_factory=class_row(AppUser)) as cur:
+        user = cur.execute(USER_BY_NAME, {"username": username}).fetchone()
+    if user is None:
+        raise NotFound(f"no active user is named {username!r}")
+    return Principal.of(user)
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """`minlon,minlat,maxlon,maxlat` -> a tuple, with a message a person can act on."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from exc
+    if len(values) != 4:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidInput("bbox is not minlon,minlat,maxlon,maxlat in degrees "
+                           "(longitude first; min before max)")
+    return minx, miny, maxx, maxy
