@@ -307,3 +307,10 @@ def stats(
         with db.connect(url) as conn:
             figures = ledger_stats.ledger_stats(conn, f, period=period)  # type: ignore[arg-type]
     console.print_json(json.dumps(figures, default=str))
+
+
+# Commands that live with their feature (STYLE.md habit 15), registered last: they import
+# this module's helpers.
+from survey.intake.cli import import_command  # noqa: E402
+
+app.command("import")(import_command)

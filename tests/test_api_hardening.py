@@ -215,7 +215,7 @@ def test_database_restart_and_outage_give_503_never_500(own_cluster: tuple[Path,
 
     directory, url = own_cluster
     app = create_app(Settings(database_url=url, pool_min_size=4, pool_max_size=4,
-                              pool_timeout_s=1.0))
+                              pool_timeout_s=3.0))
     with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
         assert set(_statuses(base, 12)) == {401}  # every pooled connection was used
 

@@ -644,8 +644,10 @@ def test_cli_import_approve_and_dry_run(intake_database: str, tmp_path: Path) ->
 # --- the API ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def intake_api(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on its own demo database and data directory (its writes touch nobody's)."""
+def intake_served(server_url: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The app on its own demo database and data directory (its writes touch nobody's):
+    its URL and its database's."""
     from api.app import create_app
     from survey import demo
 
@@ -656,7 +658,12 @@ def intake_api(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     settings = Settings(database_url=url, pool_max_size=4,
                         data_dir=tmp_path_factory.mktemp("intake-data"))
     with serving(create_app(settings)) as base:
-        yield base
+        yield base, url
+
+
+@pytest.fixture(scope="module")
+def intake_api(intake_served: tuple[str, str]) -> str:
+    return intake_served[0]
 
 
 def bearer(client: httpx.Client, username: str) -> dict[str, str]:
@@ -704,6 +711,35 @@ def test_api_upload_report_repeat_approve(intake_api: str, tmp_path: Path) -> No
         probe = client.post("/api/v1/submissions", headers=operator, files=upload,
                             data={"kind": "hazard-areas", "mapping": "/etc/passwd"})
         assert probe.status_code == 422 and "root:" not in probe.text
+
+
+def test_api_refused_approval_names_the_row_and_is_noted(
+        intake_served: tuple[str, str]) -> None:
+    intake_api, database = intake_served
+    body = json.dumps({"type": "FeatureCollection",
+                       "features": hazard_features(3, prefix="UA-RF-", start=20)}).encode()
+    with httpx.Client(base_url=intake_api, timeout=60) as client:
+        operator, coordinator = bearer(client, "operator.halo"), bearer(client, "coordinator")
+        created = client.post("/api/v1/submissions", headers=operator,
+                              files={"file": ("three.geojson", body)},
+                              data={"kind": "hazard-areas"})
+        assert created.status_code == 201, created.text
+        sid = created.json()["id"]
+        with psycopg.connect(database) as conn:
+            conn.execute("UPDATE intake_staging SET \"values\" = jsonb_set(\"values\", "
+                         "'{beneficiaries}', '-5') WHERE submission_id = %s AND seq = 3",
+                         (sid,))
+            before = conn.execute("SELECT count(*) FROM hazard_area").fetchone()
+        refused = client.post(f"/api/v1/submissions/{sid}/approve", headers=coordinator)
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert problem["rows"][0]["row"] == 3 and "row 3" in problem["detail"]
+        after = client.get(f"/api/v1/submissions/{sid}", headers=coordinator).json()
+        assert after["status"] == "validated"  # nothing written, the refusal kept
+        assert after["report"]["approval_refused"]["rows"][0]["row"] == 3
+        with psycopg.connect(database) as conn:
+            assert conn.execute("SELECT count(*) FROM hazard_area").fetchone() == before
 
 
 def test_api_uploads_are_bounded(database_url: str, tmp_path: Path) -> None:

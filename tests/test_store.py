@@ -26,7 +26,10 @@ def assert_same(sent: m.Record, stored: m.Record) -> None:
             continue
         want, got = getattr(sent, name), getattr(stored, name)
         if isinstance(want, BaseGeometry):
-            assert shapely.equals_exact(want, got, tolerance=1e-9), name
+            # the ledger snaps boundaries to its grid and may start a ring at another
+            # vertex: the same shape to within 1e-9 degrees is what must come back
+            assert want.geom_type == got.geom_type, name
+            assert shapely.hausdorff_distance(want, got) < 1e-9, name
         else:
             assert want == got, f"{type(sent).__name__}.{name}: {want!r} != {got!r}"
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from api.deps import Conn, CurrentUser
 from survey.domain.vocab import HazardStatus
@@ -30,12 +31,19 @@ router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 # then streamed from disk; this bounds its size and the time a connection is held. The
 # command line (`demine export`) has no such bound.
 MAX_FEATURES = 250_000
+CHUNK = 1 << 20
 
 MEDIA_TYPES = ("application/geopackage+sqlite3", "application/geo+json", "application/zip",
                "text/csv", "application/vnd.google-earth.kml+xml")
 
 
-@router.get("", response_class=FileResponse, responses={200: {
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+@router.get("", response_class=StreamingResponse, responses={200: {
     "description": "The export: a GeoPackage (one layer per kind), a GeoJSON or CSV file "
                    "(one kind) or a zip of one per kind, a zip of Shapefiles with FIELDS.txt, "
                    "or a KML document (one folder per kind)",
@@ -58,7 +66,7 @@ def read_export(
         description="hazard area status (records follow their hazard area)")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
-) -> FileResponse:
+) -> StreamingResponse:
     """Exports the records the caller may see as GeoPackage, GeoJSON, Shapefile, CSV or KML."""
     filters = ExportFilter(bbox=parse_bbox(bbox) if bbox is not None else None,
                            admin_area_id=admin_area_id, organisation_id=organisation_id,
@@ -69,9 +77,12 @@ def read_export(
         target = work / "export"
         result = export(conn, out=target, fmt=fmt, scope=ExportScope(user), filters=filters,
                         kinds=kind, max_features=MAX_FEATURES)
-    except BaseException:
+        handle = target.open("rb")
+    finally:
+        # the open handle keeps the bytes: nothing is left on disk, even when the client
+        # goes away half way
         shutil.rmtree(work, ignore_errors=True)
-        raise
-    return FileResponse(target, media_type=result.media_type,
-                        filename=result.filename(f"demine-{date.today().isoformat()}"),
-                        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))
+    name = result.filename(f"demine-{date.today().isoformat()}")
+    return StreamingResponse(_chunks(handle), media_type=result.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Length": str(os.fstat(handle.fileno()).st_size)})

@@ -3,31 +3,36 @@ Shapefile, CSV or KML (issue 7, item 7).
 
 Each record kind is one layer with a fixed schema (`LAYERS`): the table's own fields, ids
 as text, and a few readable names of what they point at (the hazard area's local id, the
-organisation's name). Features are read from PostGIS through a server-side cursor in
-batches and appended to the file batch by batch, so an export of 100,000 polygons never
-holds the table in memory. Every query goes through the caller's scope (survey.access):
-a donor exports what a donor may see, the public only released land.
+organisation's name). Rows are read from PostGIS through a server-side cursor in batches
+and written batch by batch, so an export of 100,000 polygons never holds the table in
+memory. Every query goes through the caller's scope (survey.access): a donor exports what
+a donor may see, the public only released land. Callers pass a typed `ExportScope` and
+`ExportFilter`; the SQL is built here.
 
-File layout per format (decided once, documented in the README):
+File layout per format:
 
-- `gpkg`: one GeoPackage, one layer per kind (`hazard_areas`, `releases`, ...).
+- `gpkg`: one GeoPackage (1.2), one layer per kind (`hazard_areas`, `releases`, ...).
 - `geojson`: RFC 7946 FeatureCollections, one per kind: the `.geojson` itself when one
   kind is asked for, else a zip of `<layer>.geojson` files (one file cannot hold several
   FeatureCollections).
 - `shp`: a zip of one Shapefile per kind (each kind has one geometry type), with `.prj`
-  and `.cpg`, and `FIELDS.txt` listing the 10-character field names (`Field.short`).
+  and `.cpg`, and `FIELDS.txt` listing the fixed 10-character names (`Field.short`).
 - `csv`: geometry as WKT in the first column; like GeoJSON, the `.csv` itself for one
   kind, else a zip of `<layer>.csv` files with their `.csvt` (column types) and `.prj`.
 - `kml`: one KML document with a Folder per kind and a typed Schema per kind.
 
 Values keep their type where the format has one (dates, integers, reals, booleans);
 arrays (contamination, a task's hazard areas) are their codes joined by commas; dates in
-CSV and KML are ISO text. Coordinates keep 8 decimals of a degree (about 1 mm) in GeoJSON
-and KML, and all of them in the other formats.
+CSV and KML are ISO 8601 text; provenance is JSON (an object in GeoJSON, text elsewhere).
+Coordinates keep 8 decimals of a degree (about 1 mm) in GeoJSON and KML, 15 in CSV, and
+every bit in GeoPackage and Shapefile. What a format cannot keep: Shapefile cuts text at
+254 bytes (reported in the result's notes and FIELDS.txt) and, like CSV, cannot tell an
+empty text from none; KML readers trim blanks around values.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -98,6 +103,8 @@ class FieldType(StrEnum):
     BOOLEAN = "boolean"
     # an array of codes or ids, joined by commas (none of them holds a comma)
     CODES = "codes"
+    # a JSON object: text in every format but GeoJSON, which keeps it an object
+    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -117,8 +124,8 @@ def _f(name: str, type_: FieldType, short: str, expr: str) -> Field:
 
 
 # one letter per type keeps the field tables above readable (N: whole number)
-T, N, R, D, B, C = (FieldType.TEXT, FieldType.INTEGER, FieldType.REAL, FieldType.DATE,
-                    FieldType.BOOLEAN, FieldType.CODES)
+T, N, R, D, B, C, J = (FieldType.TEXT, FieldType.INTEGER, FieldType.REAL, FieldType.DATE,
+                       FieldType.BOOLEAN, FieldType.CODES, FieldType.JSON)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ HAZARD_AREA_FIELDS = (
     _f("area_m2", R, "area_m2", "h.area_m2"),
     _f("remaining_area_m2", R, "remain_m2", "h.remaining_area_m2"),
     _f("version", N, "version", "h.version"),
-    _f("provenance", T, "provenance", "h.provenance::text"),
+    _f("provenance", J, "provenance", "h.provenance::text"),
 )
 
 RELEASE_FIELDS = (
@@ -184,7 +191,7 @@ RELEASE_FIELDS = (
     _f("donor_id", T, "donor_id", "r.donor_id::text"),
     _f("admin_area_id", T, "admin_id", "r.admin_area_id::text"),
     _f("booked_seq", N, "booked_seq", "r.booked_seq"),
-    _f("provenance", T, "provenance", "r.provenance::text"),
+    _f("provenance", J, "provenance", "r.provenance::text"),
 )
 
 EVIDENCE_POINT_FIELDS = (
@@ -194,7 +201,7 @@ EVIDENCE_POINT_FIELDS = (
     _f("evidence", T, "evidence", "e.evidence"),
     _f("description", T, "descr", "e.description"),
     _f("observed_on", D, "observed", "e.observed_on"),
-    _f("provenance", T, "provenance", "e.provenance::text"),
+    _f("provenance", J, "provenance", "e.provenance::text"),
 )
 
 MARKER_POINT_FIELDS = (
@@ -207,7 +214,7 @@ MARKER_POINT_FIELDS = (
     _f("bearing_deg", R, "bearing", "m.bearing_deg"),
     _f("distance_m", R, "distance_m", "m.distance_m"),
     _f("description", T, "descr", "m.description"),
-    _f("provenance", T, "provenance", "m.provenance::text"),
+    _f("provenance", J, "provenance", "m.provenance::text"),
 )
 
 DEVICE_FIND_FIELDS = (
@@ -224,7 +231,7 @@ DEVICE_FIND_FIELDS = (
     _f("condition", T, "condition", "d.condition"),
     _f("disposal_method", T, "disp_meth", "d.disposal_method"),
     _f("disposal_date", D, "disp_date", "d.disposal_date"),
-    _f("provenance", T, "provenance", "d.provenance::text"),
+    _f("provenance", J, "provenance", "d.provenance::text"),
 )
 
 TASK_FIELDS = (
@@ -244,7 +251,7 @@ TASK_FIELDS = (
     _f("version", N, "version", "t.version"),
     _f("hazard_area_ids", C, "area_ids", "ta.ids"),
     _f("hazard_area_local_ids", C, "area_lids", "ta.local_ids"),
-    _f("provenance", T, "provenance", "t.provenance::text"),
+    _f("provenance", J, "provenance", "t.provenance::text"),
 )
 
 TRACK_FIELDS = (
@@ -256,7 +263,7 @@ TRACK_FIELDS = (
     _f("organisation_id", T, "org_id", "k.organisation_id::text"),
     _f("recorded_on", D, "recorded", "k.recorded_on"),
     _f("length_m", R, "length_m", "k.length_m"),
-    _f("provenance", T, "provenance", "k.provenance::text"),
+    _f("provenance", J, "provenance", "k.provenance::text"),
 )
 
 # records tied to a hazard area belong to a project when the area is worked under it
@@ -542,16 +549,26 @@ def _conditions(layer: Layer, filters: ExportFilter) -> tuple[list[sql.Composabl
     return parts, params
 
 
-def _query(layer: Layer, scope: ExportScope, filters: ExportFilter, *,
-           kml: bool) -> tuple[sql.Composed, dict[str, Any]]:
+# the geometry as each format's writer takes it, made by PostGIS: WKB for GDAL; GeoJSON
+# with the exterior rings counter-clockwise (RFC 7946) and KML with 8 decimals (about
+# 1 mm); WKT with 15 (what GDAL writes in CSV)
+_GEOMETRY_SQL = {
+    ExportFormat.GPKG: "ST_AsBinary({geom})",
+    ExportFormat.SHP: "ST_AsBinary({geom})",
+    ExportFormat.GEOJSON: "ST_AsGeoJSON(ST_ForcePolygonCCW({geom}), {digits})",
+    ExportFormat.CSV: "ST_AsText({geom}, 15)",
+    ExportFormat.KML: "ST_AsKML({geom}, {digits})",
+}
+
+
+def _query(layer: Layer, scope: ExportScope, filters: ExportFilter,
+           fmt: ExportFormat) -> tuple[sql.Composed, dict[str, Any]]:
+    """The layer's rows: its fields in order, its label, then its geometry."""
     rows, areas = _visible(layer.kind, scope)
     conditions, params = _conditions(layer, filters)
-    geometry = (sql.SQL("ST_AsKML({}, {})").format(sql.SQL(layer.geometry),
-                                                   sql.Literal(GEOJSON_DIGITS))
-                if kml else sql.SQL("ST_AsBinary({})").format(sql.SQL(layer.geometry)))
-    columns = [sql.SQL(f.expr) for f in layer.fields]
-    if kml:
-        columns.append(sql.SQL(layer.label))
+    geometry = sql.SQL(_GEOMETRY_SQL[fmt]).format(geom=sql.SQL(layer.geometry),
+                                                  digits=sql.Literal(GEOJSON_DIGITS))
+    columns = [sql.SQL(f.expr) for f in layer.fields] + [sql.SQL(layer.label)]
     query = sql.SQL("SELECT {columns}, {geometry} FROM {source} WHERE {where} "
                     "ORDER BY {order}").format(
         columns=sql.SQL(", ").join(columns), geometry=geometry,
@@ -560,10 +577,13 @@ def _query(layer: Layer, scope: ExportScope, filters: ExportFilter, *,
     return query, params
 
 
+Rows = list[tuple[Any, ...]]
+
+
 def _batches(conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any],
-             batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows of `query` in batches, through a server-side cursor (binary: geometry comes
-    as WKB bytes without hex text in between)."""
+             batch_size: int) -> Iterator[Rows]:
+    """The rows of `query` in batches, through a server-side cursor (binary: WKB comes as
+    bytes without hex text in between)."""
     with conn.cursor(name="demine_export", binary=True) as cur:
         cur.itersize = batch_size
         cur.execute(query, params)
@@ -572,6 +592,13 @@ def _batches(conn: psycopg.Connection, query: sql.Composed, params: dict[str, An
 
 
 # --- writers ---------------------------------------------------------------------------------
+#
+# GDAL (pyogrio) writes the GeoPackage and the Shapefiles, appending batch after batch at a
+# constant cost. Its GeoJSON, CSV and KML drivers reread the file they append to (measured
+# on 100,000 polygons: GeoJSON past 10 minutes and 500 MB, CSV 23 s and growing faster
+# than the rows, KML quadratic from the start), so those three text formats are streamed
+# here, from PostGIS's own ST_AsGeoJSON, ST_AsText and ST_AsKML; the tests read every one
+# of them back with GDAL and with survey.intake.read.
 
 
 def _cut_utf8(text: str, limit: int) -> str:
@@ -579,23 +606,65 @@ def _cut_utf8(text: str, limit: int) -> str:
     return text if len(raw) <= limit else raw[:limit].decode(errors="ignore")
 
 
-class _OgrLayer:
-    """One layer written through GDAL (pyogrio), batch by batch: the first batch creates
-    it (in a GeoPackage that already holds other layers: adds it), the next ones append."""
+def _text_value(f: Field, value: Any) -> str:
+    """A value as text (CSV, KML): reals as the shortest text that reads back the same
+    number, dates in ISO 8601, booleans 1/0."""
+    if f.type is FieldType.REAL:
+        return repr(float(value))
+    if f.type is FieldType.BOOLEAN:
+        return "1" if value else "0"
+    if f.type is FieldType.DATE:
+        return str(value.isoformat())
+    if f.type is FieldType.INTEGER:
+        return str(int(value))
+    return str(value)
 
-    def __init__(self, path: Path, driver: str, layer: Layer, fmt: ExportFormat, *,
-                 options: dict[str, str], add_to_existing: bool) -> None:
-        self.path, self.driver, self.layer, self.fmt = path, driver, layer, fmt
-        self.options, self.add_to_existing = options, add_to_existing
-        # GeoPackage 1.2, as GDAL wrote until 3.10: QGIS and GDAL 3.6 (Debian 12) read it
-        # without a warning, which they give for the 1.4 of newer GDAL
-        self.dataset_options = {"VERSION": "1.2"} if driver == "GPKG" else None
+
+class _Writer:
+    """One layer of an export, written batch by batch: rows hold the layer's fields, its
+    label and its geometry, in that order."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+        self.n = len(layer.fields)
+        self.written = 0
+        self.files: list[Path] = []
+        self.notes: list[str] = []
+
+    def write(self, rows: Rows) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Close the layer (an empty one still exists, with its fields)."""
+
+
+class _OgrLayer(_Writer):
+    """A GeoPackage layer or a Shapefile written through GDAL: the first batch creates it
+    (in a GeoPackage that holds other layers already: adds it), the next ones append."""
+
+    def __init__(self, layer: Layer, fmt: ExportFormat, work: Path, *,
+                 add_to_existing: bool) -> None:
+        super().__init__(layer)
+        self.fmt, self.add_to_existing = fmt, add_to_existing
+        name = layer.kind.layer
+        if fmt is ExportFormat.GPKG:
+            self.path, self.driver = work / "export.gpkg", "GPKG"
+            self.options = {"GEOMETRY_NAME": "geom", "IDENTIFIER": name,
+                            "DESCRIPTION": layer.description}
+            # GeoPackage 1.2, as GDAL wrote until 3.10: QGIS and GDAL 3.6 (Debian 12)
+            # read it without the warning they give for the 1.4 of newer GDAL
+            self.dataset_options: dict[str, str] | None = {"VERSION": "1.2"}
+            self.files = [self.path]
+        else:
+            self.path, self.driver = work / f"{name}.shp", "ESRI Shapefile"
+            self.options, self.dataset_options = {"ENCODING": "UTF-8"}, None
+            self.files = [work / f"{name}{ext}" for ext in (".shp", ".shx", ".dbf", ".prj",
+                                                             ".cpg")]
         self.names = [f.short if fmt is ExportFormat.SHP else f.name for f in layer.fields]
         self.created = False
-        self.written = 0
         self.cut = 0  # Shapefile text values cut to 254 bytes
 
-    def _arrays(self, rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], list[Any]]:
+    def _arrays(self, rows: Rows) -> tuple[list[Any], list[Any]]:
         data: list[Any] = []
         masks: list[Any] = []
         for i, f in enumerate(self.layer.fields):
@@ -610,14 +679,12 @@ class _OgrLayer:
                 data.append(np.array([math.nan if v is None else v for v in values],
                                      dtype="float64"))
                 mask = None  # NaN is written as null
-            elif f.type is FieldType.DATE and self.fmt is not ExportFormat.CSV:
+            elif f.type is FieldType.DATE:
                 data.append(np.array([np.datetime64("NaT") if v is None else np.datetime64(v, "D")
                                       for v in values], dtype="datetime64[D]"))
                 mask = None  # NaT is written as null
             else:
-                if f.type is FieldType.DATE:  # CSV: ISO dates, which every reader parses
-                    values = [None if v is None else v.isoformat() for v in values]
-                elif self.fmt is ExportFormat.SHP:
+                if self.fmt is ExportFormat.SHP:
                     values = [self._shapefile_text(v) for v in values]
                 data.append(np.array(values, dtype=object))
                 mask = None  # None is written as null
@@ -632,11 +699,11 @@ class _OgrLayer:
             self.cut += 1
         return cut
 
-    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write(self, rows: Rows) -> None:
         from pyogrio.raw import write
 
         data, masks = self._arrays(rows)
-        geometry = np.array([row[len(self.layer.fields)] for row in rows], dtype=object)
+        geometry = np.array([row[self.n + 1] for row in rows], dtype=object)
         write(str(self.path), geometry, field_data=data, fields=self.names, field_mask=masks,
               layer=self.layer.kind.layer, driver=self.driver,
               geometry_type=self.layer.geometry_type, crs=CRS,
@@ -649,105 +716,161 @@ class _OgrLayer:
         self.written += len(rows)
 
     def finish(self) -> None:
-        if not self.created:  # no feature: the layer still exists, with its fields
+        if not self.created:
             self.write([])
+        if self.cut:
+            self.notes.append(f"{self.layer.kind.layer}: {self.cut} text value(s) longer "
+                              "than 254 bytes were cut (Shapefile)")
 
 
-class _KmlWriter:
+class _GeoJsonFile(_Writer):
+    """One RFC 7946 FeatureCollection, a Feature per line. Values keep their JSON type;
+    dates are ISO 8601 text; provenance is an object."""
+
+    def __init__(self, layer: Layer, work: Path) -> None:
+        super().__init__(layer)
+        path = work / f"{layer.kind.layer}.geojson"
+        self.files = [path]
+        self.out = path.open("w", encoding="utf-8", newline="\n")
+        self.out.write(f'{{"type": "FeatureCollection", "name": "{layer.kind.layer}", '
+                       '"features": [')
+
+    @staticmethod
+    def _value(f: Field, value: Any) -> Any:
+        if value is None:
+            return None
+        if f.type is FieldType.DATE:
+            return value.isoformat()
+        if f.type is FieldType.JSON:
+            return json.loads(value)
+        return value
+
+    def write(self, rows: Rows) -> None:
+        fields, n = self.layer.fields, self.n
+        for row in rows:
+            properties = {f.name: self._value(f, v) for f, v in zip(fields, row, strict=False)}
+            self.out.write(("\n" if self.written == 0 else ",\n")
+                           + '{"type": "Feature", "properties": '
+                           + json.dumps(properties, ensure_ascii=False, allow_nan=False)
+                           + ', "geometry": ' + (row[n + 1] or "null") + "}")
+            self.written += 1
+
+    def finish(self) -> None:
+        self.out.write("\n]}\n")
+        self.out.close()
+
+
+class _CsvFile(_Writer):
+    """One CSV (RFC 4180) with the geometry as WKT in its first column, and beside it the
+    `.csvt` that tells GDAL and QGIS each column's type and the `.prj` of its CRS."""
+
+    CSVT = {FieldType.TEXT: "String", FieldType.CODES: "String", FieldType.JSON: "String",
+            FieldType.INTEGER: "Integer64", FieldType.REAL: "Real", FieldType.DATE: "Date",
+            FieldType.BOOLEAN: "Integer(Boolean)"}
+
+    def __init__(self, layer: Layer, work: Path) -> None:
+        super().__init__(layer)
+        import csv
+
+        from pyproj import CRS as ProjCRS
+
+        base = work / layer.kind.layer
+        self.files = [base.with_suffix(".csv"), base.with_suffix(".csvt"),
+                      base.with_suffix(".prj")]
+        self.files[1].write_text(",".join(["WKT", *(self.CSVT[f.type] for f in layer.fields)])
+                                 + "\n", encoding="utf-8")
+        self.files[2].write_text(ProjCRS.from_epsg(4326).to_wkt("WKT1_ESRI"), encoding="utf-8")
+        self.out = self.files[0].open("w", encoding="utf-8", newline="")
+        self.rows = csv.writer(self.out)
+        self.rows.writerow(["WKT", *(f.name for f in layer.fields)])
+
+    def write(self, rows: Rows) -> None:
+        fields, n = self.layer.fields, self.n
+        self.rows.writerows(
+            [row[n + 1] or "", *("" if v is None else _text_value(f, v)
+                                 for f, v in zip(fields, row, strict=False))]
+            for row in rows)
+        self.written += len(rows)
+
+    def finish(self) -> None:
+        self.out.close()
+
+
+class _KmlDocument:
     """A KML document written as features arrive: a typed Schema per kind, then a Folder
-    per kind. GDAL's KML driver rereads the whole document on every append (quadratic
-    time and memory), so the document is streamed here and the geometry is PostGIS's own
-    ST_AsKML; GDAL and survey.intake.kml read the result (the tests check both).
+    per kind (`_KmlFolder`).
 
     KML readers take a Placemark's id, name and description for fields of those names,
     before its ExtendedData: so the Placemark carries the record's id, and its `name`
     and `description` where the kind has them (the same values are in ExtendedData)."""
 
     TYPES = {FieldType.TEXT: "string", FieldType.CODES: "string", FieldType.DATE: "string",
-             FieldType.INTEGER: "int", FieldType.REAL: "double", FieldType.BOOLEAN: "bool"}
+             FieldType.JSON: "string", FieldType.INTEGER: "int", FieldType.REAL: "double",
+             FieldType.BOOLEAN: "bool"}
     # characters XML 1.0 cannot carry at all
     INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-    def __init__(self, out: TextIO, kinds: Sequence[ExportKind]) -> None:
-        self.out = out
+    def __init__(self, path: Path, kinds: Sequence[ExportKind]) -> None:
+        self.path = path
+        self.out: TextIO = path.open("w", encoding="utf-8", newline="\n")
         self.replaced = 0
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
-                  '<kml xmlns="http://www.opengis.net/kml/2.2">\n<Document id="root_doc">\n'
-                  "<name>demine export</name>\n")
+        self.out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                       '<kml xmlns="http://www.opengis.net/kml/2.2">\n'
+                       '<Document id="root_doc">\n<name>demine export</name>\n')
         for kind in kinds:
-            layer = LAYERS[kind]
-            out.write(f'<Schema name="{kind.layer}" id="{kind.layer}">\n')
-            for f in layer.fields:
-                out.write(f'  <SimpleField name="{f.name}" type="{self.TYPES[f.type]}"/>\n')
-            out.write("</Schema>\n")
+            self.out.write(f'<Schema name="{kind.layer}" id="{kind.layer}">\n')
+            for f in LAYERS[kind].fields:
+                self.out.write(f'  <SimpleField name="{f.name}" type="{self.TYPES[f.type]}"/>\n')
+            self.out.write("</Schema>\n")
 
-    def _text(self, value: str, *, counted: bool = False) -> str:
+    def text(self, value: str, *, counted: bool = False) -> str:
         clean, n = self.INVALID.subn("\ufffd", value)
         if counted:  # once per value: a name or description is also in ExtendedData
             self.replaced += n
         return escape(clean)
 
-    def _value(self, f: Field, value: Any) -> str:
-        if f.type is FieldType.REAL:
-            return repr(float(value))
-        if f.type is FieldType.BOOLEAN:
-            return "1" if value else "0"
-        if f.type is FieldType.DATE:
-            return str(value.isoformat())
-        if f.type is FieldType.INTEGER:
-            return str(int(value))
-        return self._text(str(value), counted=True)
-
-    def folder(self, layer: Layer, batches: Iterator[list[tuple[Any, ...]]]) -> int:
-        out, count, n = self.out, 0, len(layer.fields)
-        name = layer.kind.layer
-        names = [f.name for f in layer.fields]
-        described = names.index("description") if "description" in names else None
-        out.write(f"<Folder id={quoteattr(name)}>\n<name>{name}</name>\n"
-                  f"<description>{escape(layer.description)}</description>\n")
-        for rows in batches:
-            for row in rows:
-                count += 1
-                label, geometry = row[n], row[n + 1]
-                out.write(f"<Placemark id={quoteattr(str(row[0]))}>\n")
-                if label is not None:
-                    out.write(f"<name>{self._text(label)}</name>\n")
-                if described is not None and row[described] is not None:
-                    out.write(f"<description>{self._text(row[described])}</description>\n")
-                out.write(f'<ExtendedData><SchemaData schemaUrl="#{name}">\n')
-                for f, value in zip(layer.fields, row[:n], strict=True):
-                    if value is not None:
-                        out.write(f'<SimpleData name="{f.name}">{self._value(f, value)}'
-                                  "</SimpleData>\n")
-                out.write("</SchemaData></ExtendedData>\n")
-                if geometry:
-                    out.write(geometry)
-                out.write("\n</Placemark>\n")
-        out.write("</Folder>\n")
-        return count
-
-    def close(self) -> None:
+    def close(self) -> list[str]:
         self.out.write("</Document>\n</kml>\n")
+        self.out.close()
+        return ([f"{self.replaced} character(s) that XML cannot carry were replaced by "
+                 "U+FFFD"] if self.replaced else [])
+
+
+class _KmlFolder(_Writer):
+    def __init__(self, layer: Layer, doc: _KmlDocument) -> None:
+        super().__init__(layer)
+        self.doc, self.out = doc, doc.out
+        names = [f.name for f in layer.fields]
+        self.described = names.index("description") if "description" in names else None
+        name = layer.kind.layer
+        self.out.write(f"<Folder id={quoteattr(name)}>\n<name>{name}</name>\n"
+                       f"<description>{escape(layer.description)}</description>\n")
+
+    def write(self, rows: Rows) -> None:
+        out, doc, n, name = self.out, self.doc, self.n, self.layer.kind.layer
+        for row in rows:
+            label, geometry = row[n], row[n + 1]
+            out.write(f"<Placemark id={quoteattr(str(row[0]))}>\n")
+            if label is not None:
+                out.write(f"<name>{doc.text(label)}</name>\n")
+            if self.described is not None and row[self.described] is not None:
+                out.write(f"<description>{doc.text(row[self.described])}</description>\n")
+            out.write(f'<ExtendedData><SchemaData schemaUrl="#{name}">\n')
+            for f, value in zip(self.layer.fields, row[:n], strict=True):
+                if value is not None:
+                    out.write(f'<SimpleData name="{f.name}">'
+                              f"{doc.text(_text_value(f, value), counted=True)}</SimpleData>\n")
+            out.write("</SchemaData></ExtendedData>\n")
+            if geometry:
+                out.write(geometry)
+            out.write("\n</Placemark>\n")
+        self.written += len(rows)
+
+    def finish(self) -> None:
+        self.out.write("</Folder>\n")
 
 
 # --- the export -----------------------------------------------------------------------------
-
-
-def _ogr_setup(fmt: ExportFormat, kind: ExportKind, work: Path) -> tuple[Path, str,
-                                                                         dict[str, str]]:
-    layer = LAYERS[kind]
-    if fmt is ExportFormat.GPKG:
-        return (work / "export.gpkg", "GPKG",
-                {"GEOMETRY_NAME": "geom", "IDENTIFIER": kind.layer,
-                 "DESCRIPTION": layer.description})
-    if fmt is ExportFormat.GEOJSON:
-        return (work / f"{kind.layer}.geojson", "GeoJSON",
-                {"RFC7946": "YES", "COORDINATE_PRECISION": str(GEOJSON_DIGITS),
-                 "WRITE_NAME": "YES"})
-    if fmt is ExportFormat.SHP:
-        return work / f"{kind.layer}.shp", "ESRI Shapefile", {"ENCODING": "UTF-8"}
-    return (work / f"{kind.layer}.csv", "CSV",
-            {"GEOMETRY": "AS_WKT", "CREATE_CSVT": "YES"})
 
 
 def _fields_note(kinds: Sequence[ExportKind], cut: dict[ExportKind, int]) -> str:
@@ -770,8 +893,7 @@ class _Cap:
     def __init__(self, limit: int | None) -> None:
         self.limit, self.seen = limit, 0
 
-    def count(self, batches: Iterator[list[tuple[Any, ...]]]
-              ) -> Iterator[list[tuple[Any, ...]]]:
+    def count(self, batches: Iterator[Rows]) -> Iterator[Rows]:
         for rows in batches:
             self.seen += len(rows)
             if self.limit is not None and self.seen > self.limit:
@@ -781,6 +903,19 @@ class _Cap:
                     "or run `demine export` on the server, which has no such limit",
                     max_features=self.limit)
             yield rows
+
+
+def _writer(fmt: ExportFormat, layer: Layer, work: Path, *, first: bool,
+            kml: _KmlDocument | None) -> _Writer:
+    if fmt in (ExportFormat.GPKG, ExportFormat.SHP):
+        return _OgrLayer(layer, fmt, work, add_to_existing=fmt is ExportFormat.GPKG
+                         and not first)
+    if fmt is ExportFormat.GEOJSON:
+        return _GeoJsonFile(layer, work)
+    if fmt is ExportFormat.CSV:
+        return _CsvFile(layer, work)
+    assert kml is not None
+    return _KmlFolder(layer, kml)
 
 
 def export(
@@ -812,68 +947,49 @@ def export(
     suffix, media_type = layout(fmt, chosen)
     counts: dict[ExportKind, int] = {}
     notes: list[str] = []
+    cut: dict[ExportKind, int] = {}
+    files: list[Path] = []
     cap = _Cap(max_features)
     work = Path(tempfile.mkdtemp(prefix="demine-export-", dir=out.parent))
+    kml = _KmlDocument(work / "export.kml", chosen) if fmt is ExportFormat.KML else None
     try:
-        if fmt is ExportFormat.KML:
-            target = work / "export.kml"
-            with target.open("w", encoding="utf-8", newline="\n") as handle:
-                kml = _KmlWriter(handle, chosen)
-                for kind in chosen:
-                    query, params = _query(LAYERS[kind], scope, filters, kml=True)
-                    counts[kind] = kml.folder(LAYERS[kind], _reported(
-                        cap.count(_batches(conn, query, params, batch_size)), kind, progress))
-                kml.close()
-            if kml.replaced:
-                notes.append(f"{kml.replaced} character(s) that XML cannot carry were "
-                             "replaced by U+FFFD")
-            files = [target]
-        else:
-            files = []
-            cut: dict[ExportKind, int] = {}
-            for position, kind in enumerate(chosen):
-                path, driver, options = _ogr_setup(fmt, kind, work)
-                writer = _OgrLayer(path, driver, LAYERS[kind], fmt, options=options,
-                                   add_to_existing=fmt is ExportFormat.GPKG and position > 0)
-                query, params = _query(LAYERS[kind], scope, filters, kml=False)
-                for rows in _reported(cap.count(_batches(conn, query, params, batch_size)),
-                                      kind, progress):
+        for position, kind in enumerate(chosen):
+            layer = LAYERS[kind]
+            writer = _writer(fmt, layer, work, first=position == 0, kml=kml)
+            query, params = _query(layer, scope, filters, fmt)
+            try:
+                for rows in cap.count(_batches(conn, query, params, batch_size)):
                     writer.write(rows)
+                    if progress is not None:
+                        progress(kind, len(rows))
+            finally:
                 writer.finish()
-                counts[kind] = writer.written
+            counts[kind] = writer.written
+            notes += writer.notes
+            files += [f for f in writer.files if f not in files]
+            if isinstance(writer, _OgrLayer):
                 cut[kind] = writer.cut
-                if writer.cut:
-                    notes.append(f"{kind.layer}: {writer.cut} text value(s) longer than 254 "
-                                 "bytes were cut (Shapefile)")
-                files += sorted(p for p in work.iterdir() if p.stem == kind.layer)
-            if fmt is ExportFormat.GPKG:
-                files = [work / "export.gpkg"]
-            if fmt is ExportFormat.SHP:
-                note = work / "FIELDS.txt"
-                note.write_text(_fields_note(chosen, cut), encoding="utf-8")
-                files.append(note)
+        if kml is not None:
+            notes += kml.close()
+            files = [kml.path]
+        if fmt is ExportFormat.SHP:
+            note = work / "FIELDS.txt"
+            note.write_text(_fields_note(chosen, cut), encoding="utf-8")
+            files.append(note)
         if suffix == ".zip":
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for path in files:
                     archive.write(path, arcname=path.name)
         else:
-            primary = next(p for p in files if p.suffix == suffix)
-            shutil.move(primary, out)
+            shutil.move(files[0], out)
     except BaseException:
+        if kml is not None and not kml.out.closed:
+            kml.out.close()
         out.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(fmt, chosen, counts, media_type, suffix, tuple(notes))
-
-
-def _reported(batches: Iterator[list[tuple[Any, ...]]], kind: ExportKind,
-              progress: Callable[[ExportKind, int], None] | None
-              ) -> Iterator[list[tuple[Any, ...]]]:
-    for rows in batches:
-        yield rows
-        if progress is not None:
-            progress(kind, len(rows))
 
 
 # --- names the command line takes --------------------------------------------------------------
