@@ -54,13 +54,13 @@ uvicorn.run(create_app(Settings(database_url=sys.argv[1], pool_max_size=4)),
 
 # a free square of about 2 m x 2 m inside what remains of an open area with a report
 FREE_SPOT = """
-SELECT h.id, ar.id, ST_X(p), ST_Y(p)
+SELECT DISTINCT ON (h.local_id) h.id, ar.id, ST_X(p), ST_Y(p)
 FROM hazard_area h
 JOIN activity_report ar ON ar.hazard_area_id = h.id,
 LATERAL (SELECT ST_PointOnSurface(geom) AS p FROM remaining_piece
          WHERE hazard_area_id = h.id ORDER BY area_m2 DESC LIMIT 1) s
 WHERE h.status IN ('open', 'worked_on') AND h.remaining_area_m2 > 1000
-ORDER BY h.local_id LIMIT 40
+ORDER BY h.local_id, ar.report_date LIMIT 40
 """
 
 

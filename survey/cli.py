@@ -312,5 +312,7 @@ def stats(
 # Commands that live with their feature (STYLE.md habit 15), registered last: they import
 # this module's helpers.
 from survey.intake.cli import import_command  # noqa: E402
+from survey.intake.export_cli import export_command  # noqa: E402
 
 app.command("import")(import_command)
+app.command("export")(export_command)

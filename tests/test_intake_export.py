@@ -60,7 +60,6 @@ from survey.intake.export import (
     export,
     principal_named,
 )
-from survey.intake.export_cli import export_command
 from survey.intake.read import read
 from survey.ledger.releases import record_release
 from survey.store import repo
@@ -728,11 +727,8 @@ def test_http_filters_and_refusals(http: httpx.Client, coordinator: dict[str, st
 # --- the command line --------------------------------------------------------------------------
 
 def _cli() -> typer.Typer:
-    """`demine` with the export command, as survey/cli.py registers it."""
-    app = typer.Typer()
-    app.callback()(cli.main)
-    app.command("export")(export_command)
-    return app
+    """`demine` itself, whose export command survey/cli.py registers."""
+    return cli.app
 
 
 def test_cli_exports_what_a_user_may_see(api_database_url: str, tmp_path: Path) -> None:

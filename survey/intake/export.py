@@ -59,6 +59,8 @@ from survey.intake.kinds import RecordKind
 from survey.store.hazards import GEOJSON_DIGITS
 
 BATCH_SIZE = 2000
+BATCH_BYTES = 64 << 20
+FETCH_ROWS = 200
 CRS = "EPSG:4326"
 # dBASE keeps at most 254 bytes of text per value
 SHAPEFILE_TEXT_BYTES = 254
@@ -345,10 +347,18 @@ LAYERS: dict[ExportKind, Layer] = {
 
 @dataclass(frozen=True)
 class ExportFilter:
-    """Which records an export holds; None means no restriction. A record tied to a hazard
-    area follows its area for `status` (and for `project`: the area is worked under it);
-    the date is each kind's own (`date_of_information`, `release_date`, `observed_on`,
-    `found_date`, `recorded_on`; a task's actual, else planned, period overlapping)."""
+    """Which records an export holds; None means no restriction.
+
+    `bbox` and `admin_area_id`: the record's geometry intersects it (a task's: its hazard
+    areas'). `organisation_id`: a hazard area's reporting organisation (evidence and
+    marker points follow their area), a release's attributed one, the organisation of a
+    find's activity report, a task's or track's own. `project_id`: a release's, a task's,
+    a find's or track's task's; a hazard area worked under a task of the project (its
+    evidence and marker points follow it). `status` (of hazard areas): records tied to a
+    hazard area follow it; a task when one of its areas has it. Dates are each kind's own
+    (`date_of_information`, `release_date`, `observed_on`, `found_date`, `recorded_on`;
+    a marker point its release's, else its area's), inclusive; a task's actual, else
+    planned, period overlaps them."""
 
     bbox: tuple[float, float, float, float] | None = None
     admin_area_id: UUID | None = None
@@ -582,13 +592,24 @@ Rows = list[tuple[Any, ...]]
 
 def _batches(conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any],
              batch_size: int) -> Iterator[Rows]:
-    """The rows of `query` in batches, through a server-side cursor (binary: WKB comes as
-    bytes without hex text in between)."""
+    """The rows of `query` in batches of `batch_size` rows or BATCH_BYTES of geometry,
+    whichever comes first (a few huge polygons make a batch of their own), through a
+    server-side cursor (binary: WKB comes as bytes without hex text in between)."""
+    fetch = max(1, min(batch_size, FETCH_ROWS))
     with conn.cursor(name="demine_export", binary=True) as cur:
-        cur.itersize = batch_size
+        cur.itersize = fetch
         cur.execute(query, params)
-        while rows := cur.fetchmany(batch_size):
-            yield rows
+        batch: Rows = []
+        size = 0
+        while rows := cur.fetchmany(fetch):
+            for row in rows:
+                batch.append(row)
+                size += len(row[-1] or b"")
+                if len(batch) >= batch_size or size >= BATCH_BYTES:
+                    yield batch
+                    batch, size = [], 0
+        if batch:
+            yield batch
 
 
 # --- writers ---------------------------------------------------------------------------------
