@@ -14,7 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from api import errors, openapi
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, BodyLimits
-from api.routes import auth, exports, hazard_areas, health, ledger, pages, review, submissions
+from api.routes import (
+    audit,
+    auth,
+    exports,
+    hazard_areas,
+    health,
+    ledger,
+    pages,
+    review,
+    submissions,
+    users,
+)
 from api.settings import api_settings
 from survey.config import Settings
 from survey.errors import ProvisioningError
@@ -68,7 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     for router in (health.router, auth.router, hazard_areas.router, ledger.router,
-                   pages.router, exports.router, submissions.router, review.router):
+                   pages.router, exports.router, submissions.router, review.router,
+                   users.router, audit.router):
         app.include_router(router)
     _offline_docs(app)
     openapi.install(app)

@@ -19,6 +19,7 @@ from survey.errors import (
     IllegalTransition,
     InvalidGeometry,
     InvalidInput,
+    InvalidQuery,
     LedgerConflict,
     NotFound,
     PreconditionRequired,
@@ -36,6 +37,7 @@ PROBLEM = "application/problem+json"
 STATUS: list[tuple[type[DemineError], int, str]] = [
     (NotFound, 404, "Not found"),
     (InvalidGeometry, 422, "Invalid geometry"),
+    (InvalidQuery, 400, "Bad request"),
     (InvalidInput, 422, "Invalid input"),
     (StaleVersion, 412, "Changed since your version"),
     (LedgerConflict, 409, "Ledger conflict"),

@@ -316,3 +316,7 @@ from survey.intake.export_cli import export_command  # noqa: E402
 
 app.command("import")(import_command)
 app.command("export")(export_command)
+from survey.accounts_cli import token_app, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")

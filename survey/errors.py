@@ -22,6 +22,10 @@ class InvalidInput(DemineError):
     """A value is malformed or out of range."""
 
 
+class InvalidQuery(InvalidInput):
+    """A query (filter, bbox, datetime, paging) that cannot be read: a bad request."""
+
+
 class InvalidGeometry(InvalidInput):
     """A geometry is not valid, empty, of the wrong type or outside the programme."""
 

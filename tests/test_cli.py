@@ -33,7 +33,13 @@ def said(text: str) -> str:
 def migrate_all_but_last(url: str) -> migrate.Migration:
     """Bring a database to the schema before the newest migration, as `demine db upgrade`
     did before that migration shipped; return the migration left pending."""
-    *done, last = migrate.available()
+    return migrate_before(url, migrate.available()[-1].version)[0]
+
+
+def migrate_before(url: str, version: int) -> list[migrate.Migration]:
+    """Bring a database to the schema before migration `version`, as `demine db upgrade`
+    did before it shipped; return the migrations left pending, in order."""
+    done = [m for m in migrate.available() if m.version < version]
     with psycopg.connect(url) as conn, conn.transaction():
         conn.execute(migrate.CREATE_VERSIONS)
         for migration in done:
@@ -41,7 +47,7 @@ def migrate_all_but_last(url: str) -> migrate.Migration:
             conn.execute("INSERT INTO schema_migration (version, name, sha256) "
                          "VALUES (%s, %s, %s)", (migration.version, migration.name,
                                                  migration.sha256))
-    return last
+    return [m for m in migrate.available() if m.version >= version]
 
 
 def test_db_upgrade_creates_database_and_is_idempotent(server_url: str) -> None:

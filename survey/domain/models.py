@@ -153,6 +153,8 @@ class ApiToken(Record):
     created_at: datetime | None = None
     expires_at: datetime
     revoked_at: datetime | None = None
+    # a long-lived token for a field device or a script is named; a sign-in's is not (0010)
+    name: str | None = None
 
 
 class AdminArea(Record):

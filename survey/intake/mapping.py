@@ -345,9 +345,26 @@ class Mapping:
 
 # --- the default mapping: columns named like the model's fields ---
 
+def _shapefile_names() -> dict[str, tuple[str, ...]]:
+    """Our own exports' 10-character Shapefile names of each field (survey.intake.export
+    fixes them), so that an exported Shapefile comes back in without a mapping."""
+    from survey.intake.export import LAYERS
+
+    names: dict[str, list[str]] = {}
+    for layer in LAYERS.values():
+        for exported in layer.fields:
+            if exported.short != exported.name:
+                names.setdefault(exported.name, []).append(exported.short)
+    return {name: tuple(shorts) for name, shorts in names.items()}
+
+
 def default_mapping(kind: RecordKind) -> Mapping:
-    """Columns named like the model's fields (or a common alias) feed them; ISO dates."""
-    rules = {spec.name: FieldRule(columns=_unique((spec.name, spec.key, *spec.aliases)))
+    """Columns named like the model's fields (or a common alias, or the name our Shapefile
+    export gives them) feed them; ISO dates."""
+    short = _shapefile_names()
+    rules = {spec.name: FieldRule(columns=_unique((spec.name, spec.key, *spec.aliases,
+                                                   *short.get(spec.name, ()),
+                                                   *short.get(spec.key, ()))))
              for spec in FIELDS[kind]}
     return Mapping(name=str(kind), sections={kind: Section(kind=kind, fields=rules)},
                    description=f"default mapping for {kind}: columns named like its fields")
