@@ -8,7 +8,7 @@ from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, openapi
@@ -45,6 +45,13 @@ def _offline_docs(app: FastAPI) -> None:
             swagger_css_url=f"{SWAGGER}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
             oauth2_redirect_url="/docs/oauth2-redirect")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def read_favicon() -> FileResponse:
+        # browsers ask every page for it; a 404 in every map's console hides real errors
+        return FileResponse(str(resources.files("maps") / "static" / "favicon.png"),
+                            media_type="image/png",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def read_docs_redirect() -> HTMLResponse:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -46,6 +46,22 @@ def _password(from_stdin: bool) -> str:
     if first != getpass.getpass("password again: "):
         raise InvalidInput("the two passwords differ: nothing was changed")
     return first
+
+
+def _show(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table on a terminal; tab-separated lines, whole, for a pipe or a script."""
+    from rich.table import Table
+
+    from survey.cli import console
+
+    if not sys.stdout.isatty():
+        for row in (header, *rows):
+            typer.echo("\t".join(row))
+        return
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 @contextmanager
@@ -134,10 +150,8 @@ def user_list(
     everyone: Annotated[bool, typer.Option("--all", help="active and disabled")] = False,
 ) -> None:
     """List the accounts: username, role, programme, organisation, donor, state."""
-    from rich.table import Table
-
     from survey import accounts
-    from survey.cli import console, reported
+    from survey.cli import err, reported
     from survey.domain.vocab import Role
     from survey.errors import InvalidInput
 
@@ -161,15 +175,11 @@ def user_list(
                 after = page.next_after
 
         found, labels = _run(ctx, names)
-    table = Table("username", "role", "programme", "organisation", "donor", "state", "id")
-    for account in found:
-        table.add_row(account.username, account.role.value,
-                      labels.get(account.programme_id, "-"),
-                      labels.get(account.organisation_id, "-"),
-                      labels.get(account.donor_id, "-"),
-                      "active" if account.active else "disabled", str(account.id))
-    console.print(table)
-    console.print(f"{len(found)} account(s)")
+    _show(("username", "role", "programme", "organisation", "donor", "state", "id"), [
+        (account.username, account.role.value, labels.get(account.programme_id, "-"),
+         labels.get(account.organisation_id, "-"), labels.get(account.donor_id, "-"),
+         "active" if account.active else "disabled", str(account.id)) for account in found])
+    err.print(f"{len(found)} account(s)")
 
 
 def _set_active(ctx: typer.Context, username: str, active: bool) -> None:
@@ -250,22 +260,17 @@ def token_create(
 def token_list(ctx: typer.Context,
                username: Annotated[str, typer.Argument(help="username or id")]) -> None:
     """List an account's unexpired tokens (never the tokens themselves)."""
-    from rich.table import Table
-
     from survey import accounts
-    from survey.cli import console
 
     def tokens(conn: psycopg.Connection, principal: Principal) -> list[accounts.TokenView]:
         return accounts.list_tokens(conn, principal=principal,
                                     user_id=accounts.resolve_user(conn, username))
 
     found = _run(ctx, tokens)
-    table = Table("id", "kind", "name", "created", "expires", "revoked")
-    for t in found:
-        table.add_row(str(t.id), t.kind, t.name or "-", f"{t.created_at:%Y-%m-%d %H:%M}",
-                      f"{t.expires_at:%Y-%m-%d %H:%M}",
-                      f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-")
-    console.print(table)
+    _show(("id", "kind", "name", "created", "expires", "revoked"), [
+        (str(t.id), t.kind, t.name or "-", f"{t.created_at:%Y-%m-%d %H:%M}",
+         f"{t.expires_at:%Y-%m-%d %H:%M}",
+         f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "-") for t in found])
 
 
 @token_app.command("revoke")

@@ -19,6 +19,8 @@ def test_overview_map_draws_hazard_areas_offline(browser: Any, live_server: str,
     page.on("request", lambda request: requested.append(request.url))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the console too: a 404 (the favicon every page asks for) is logged there
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
     page.goto(f"{live_server}/maps/overview")
     assert "/login" in page.url

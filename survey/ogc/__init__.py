@@ -1,0 +1,1 @@
+"""OGC API Features: the collections, their queries (CQL2 text) and their SQL."""

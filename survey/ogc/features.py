@@ -1,0 +1,289 @@
+"""Features of the OGC collections, serialised by PostgreSQL.
+
+A page of features leaves the database as one text value, the features of a GeoJSON
+FeatureCollection already joined by commas (`ST_AsGeoJSON` inside `json_build_object`,
+aggregated with `string_agg`); the API sends those bytes as they are. Decoding and
+re-encoding the JSON in Python cost more than building it (issue 8).
+
+One small function per clause: `_where` (scope, bbox, dates, property filters, CQL2),
+`_feature` (the Feature object), `_page` (which rows), `_matched` (how many in all).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from survey.auth import Principal
+from survey.errors import InvalidQuery, NotFound
+from survey.ogc import cql2
+from survey.ogc.catalogue import Collection, Field
+from survey.ogc.query import ItemQuery, Period
+from survey.store.hazards import GEOJSON_DIGITS
+
+# Below this many estimated rows the count is exact (a count over the matching rows
+# costs little); above it numberMatched is the planner's estimate, as counting a whole
+# national store on every page would cost more than the page.
+EXACT_COUNT_BELOW = 10_000
+
+
+class _Params:
+    """Values of one statement, each behind a named placeholder (never in the text)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any) -> sql.Placeholder:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return sql.Placeholder(name)
+
+
+# --- WHERE ---
+
+def _envelope(box: tuple[float, float, float, float], params: _Params) -> sql.Composable:
+    return sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, 4326)").format(
+        *(params.add(v) for v in box))
+
+
+def _period(collection: Collection, period: Period, params: _Params) -> sql.Composable:
+    """The feature's days [first, last] meet the period (both ends included)."""
+    assert collection.temporal is not None
+    first, last = collection.temporal
+    parts: list[sql.Composable] = []
+    if period.start is not None:
+        parts.append(sql.SQL("{} >= {}").format(last, params.add(period.start)))
+    if period.end is not None:
+        parts.append(sql.SQL("{} <= {}").format(first, params.add(period.end)))
+    return sql.SQL(" AND ").join(parts)
+
+
+def _literal(field: Field, literal: cql2.Literal) -> Any:
+    """A CQL2 literal as a value of the property's type; InvalidQuery when it is not one."""
+    kind, value = literal.kind, literal.value
+    wrong = InvalidQuery(f"filter: {field.name} is a {field.type} property; "
+                         f"{value!r} is not a {field.type} value")
+    match field.type:
+        case "string":
+            if kind != "string":
+                raise wrong
+            return value
+        case "integer" | "number":
+            if kind != "number" or (field.type == "integer" and not isinstance(value, int)):
+                raise wrong
+            return value
+        case "boolean":
+            if kind != "boolean":
+                raise wrong
+            return value
+        case "date":
+            if kind in ("date", "timestamp"):
+                return value
+            if kind == "string":
+                return cql2._parse_date(str(value))
+            raise wrong
+        case "uuid":
+            if kind != "string":
+                raise wrong
+            try:
+                return UUID(str(value))
+            except ValueError:
+                raise wrong from None
+    raise InvalidQuery(f"filter: {field.name} is a list: filter it with the query "
+                       f"parameter {field.name}=<value>")
+
+
+def _cql(collection: Collection, tree: cql2.Expr, params: _Params) -> sql.Composable:
+    """A CQL2 tree as a condition; properties resolve through the allow-list only."""
+    if isinstance(tree, cql2.And | cql2.Or):
+        joiner = sql.SQL(" AND " if isinstance(tree, cql2.And) else " OR ")
+        return sql.SQL("({})").format(joiner.join(_cql(collection, p, params)
+                                                  for p in tree.parts))
+    if isinstance(tree, cql2.Not):
+        return sql.SQL("(NOT {})").format(_cql(collection, tree.part, params))
+    if isinstance(tree, cql2.Constant):
+        return sql.SQL("TRUE" if tree.value else "FALSE")
+    field = collection.field(tree.prop)
+    if isinstance(tree, cql2.IsNull):
+        return sql.SQL("({} IS {}NULL)").format(field.expr,
+                                                 sql.SQL("NOT " if tree.negated else ""))
+    if isinstance(tree, cql2.Like):
+        if field.type != "string":
+            raise InvalidQuery(f"filter: LIKE compares text; {field.name} is a {field.type} "
+                               "property")
+        return sql.SQL("({} {}LIKE {})").format(field.expr,
+                                                 sql.SQL("NOT " if tree.negated else ""),
+                                                 params.add(tree.pattern))
+    if isinstance(tree, cql2.In):
+        values = sql.SQL(", ").join(params.add(_literal(field, v)) for v in tree.values)
+        return sql.SQL("({} {}IN ({}))").format(field.expr,
+                                                 sql.SQL("NOT " if tree.negated else ""),
+                                                 values)
+    if field.type in ("boolean", "uuid") and tree.op not in ("=", "<>"):
+        raise InvalidQuery(f"filter: {field.name} can only be compared with = or <>")
+    # the operator comes from the parser's closed set, never from the request's text
+    return sql.SQL("({} {} {})").format(field.expr, sql.SQL(tree.op),
+                                        params.add(_literal(field, tree.value)))
+
+
+def _where(collection: Collection, principal: Principal, query: ItemQuery,
+           params: _Params) -> sql.Composable:
+    parts = [collection.scope(principal), collection.filter_always]
+    if query.bbox is not None:
+        parts.append(collection.meets_box(_envelope(query.bbox, params)))
+    if query.period is not None:
+        parts.append(_period(collection, query.period, params))
+    for prop in query.properties:
+        if prop.field.type == "strings":
+            parts.append(sql.SQL("{} = ANY({})").format(params.add(prop.value),
+                                                        prop.field.expr))
+        else:
+            parts.append(sql.SQL("{} = {}").format(prop.field.expr, params.add(prop.value)))
+    if query.filter is not None:
+        parts.append(_cql(collection, query.filter, params))
+    return sql.SQL(" AND ").join(parts)
+
+
+# --- SELECT: one Feature ---
+
+def _feature(collection: Collection) -> sql.Composable:
+    props = sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(f.name), f.expr)
+                               for f in collection.fields)
+    return sql.SQL(
+        "json_build_object('type', 'Feature', 'id', {key}, "
+        "'geometry', ST_AsGeoJSON({geom}, {digits})::json, "
+        "'properties', json_build_object({props}))::text"
+    ).format(key=collection.key, geom=collection.geometry,
+             digits=sql.Literal(GEOJSON_DIGITS), props=props)
+
+
+# --- the page ---
+
+# The keys of the page are chosen first and only their features are built: rows skipped
+# by OFFSET are never serialised. With a bbox, the matching keys are MATERIALIZED (an
+# optimisation fence): the GiST index finds the box and the page is sorted from those
+# few rows. Without the fence the planner may walk the primary key in order and test
+# the box on every row it passes, which on ids that follow the ground (generated,
+# imported in order) reads most of the table for a box in the middle of it.
+PAGE = """
+WITH hits AS {fence} (
+    SELECT {key} AS k FROM {source} WHERE {where}
+), page AS (
+    SELECT k FROM hits ORDER BY k LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT coalesce(string_agg({feature}, ',' ORDER BY {key}), ''), count(*)
+FROM {source} JOIN page ON page.k = {key}
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of features: `features` is their JSON joined by commas (no brackets)."""
+
+    features: str
+    returned: int
+    matched: int
+    exact: bool  # False when `matched` is the planner's estimate
+
+
+def _page(conn: psycopg.Connection, collection: Collection, where: sql.Composable,
+          params: _Params, query: ItemQuery) -> tuple[str, int]:
+    statement = sql.SQL(PAGE).format(
+        fence=sql.SQL("MATERIALIZED" if query.bbox is not None else "NOT MATERIALIZED"),
+        key=collection.key, source=collection.source, where=where,
+        feature=_feature(collection))
+    row = conn.execute(statement, params.values | {"limit": query.limit,
+                                                   "offset": query.offset}).fetchone()
+    assert row is not None
+    return str(row[0]), int(row[1])
+
+
+# --- numberMatched ---
+
+COUNT = "SELECT count(*) FROM {source} WHERE {where}"
+ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {where}"
+
+
+def _matched(conn: psycopg.Connection, collection: Collection, where: sql.Composable,
+             params: _Params, query: ItemQuery, returned: int) -> tuple[int, bool]:
+    """How many features match in all, and whether that is exact."""
+    if returned < query.limit and (returned > 0 or query.offset == 0):
+        return query.offset + returned, True  # the last page: nothing lies beyond it
+    parts = {"source": collection.source, "where": where}
+    plan = conn.execute(sql.SQL(ESTIMATE).format(**parts), params.values).fetchone()
+    assert plan is not None
+    document = plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
+    estimate = int(document[0]["Plan"]["Plan Rows"])
+    if estimate < EXACT_COUNT_BELOW:
+        row = conn.execute(sql.SQL(COUNT).format(**parts), params.values).fetchone()
+        return (int(row[0]) if row else 0), True
+    return max(estimate, query.offset + returned), False
+
+
+def items(conn: psycopg.Connection, *, collection: Collection, principal: Principal,
+          query: ItemQuery) -> Page:
+    """A page of the collection's features that the principal may read."""
+    params = _Params()
+    where = _where(collection, principal, query, params)
+    features, returned = _page(conn, collection, where, params, query)
+    matched, exact = _matched(conn, collection, where, params, query, returned)
+    return Page(features, returned, matched, exact)
+
+
+ITEM = "SELECT {feature} FROM {source} WHERE {key} = %(id)s AND {scope} AND {always}"
+
+
+def item(conn: psycopg.Connection, *, collection: Collection, principal: Principal,
+         feature_id: str) -> str:
+    """One feature's GeoJSON text; NotFound when absent or out of the principal's reach."""
+    try:
+        key = UUID(feature_id)
+    except ValueError:
+        raise NotFound(f"no feature {feature_id!r} in {collection.id}") from None
+    statement = sql.SQL(ITEM).format(feature=_feature(collection), source=collection.source,
+                                     key=collection.key, scope=collection.scope(principal),
+                                     always=collection.filter_always)
+    row = conn.execute(statement, {"id": key}).fetchone()
+    if row is None:
+        raise NotFound(f"no feature {feature_id!r} in {collection.id}")
+    return str(row[0])
+
+
+# --- extents ---
+
+EXTENT = """
+SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last
+FROM (SELECT ST_Extent({geom}) AS e, min({first}) AS first, max({last}) AS last
+      FROM {source} WHERE {scope} AND {always}) x
+"""
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The box of the features the principal may read, and their first and last day."""
+
+    bbox: tuple[float, float, float, float] | None
+    first: date | datetime | None
+    last: date | datetime | None
+
+
+def extent(conn: psycopg.Connection, *, collection: Collection,
+           principal: Principal) -> Extent:
+    """The spatial and temporal extent of what the principal may read of a collection."""
+    first, last = collection.temporal or (sql.SQL("NULL::date"), sql.SQL("NULL::date"))
+    statement = sql.SQL(EXTENT).format(
+        geom=collection.extent_geometry or collection.geometry,
+        source=collection.extent_source or collection.source,
+        first=first, last=last, scope=collection.scope(principal),
+        always=collection.filter_always)
+    row = conn.execute(statement).fetchone()
+    assert row is not None
+    minx, miny, maxx, maxy, start, end = row
+    bbox = None if minx is None else (float(minx), float(miny), float(maxx), float(maxy))
+    return Extent(bbox, start, end)
