@@ -21,6 +21,7 @@ from api.routes import (
     hazard_areas,
     health,
     ledger,
+    ogc,
     pages,
     review,
     submissions,
@@ -87,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     for router in (health.router, auth.router, hazard_areas.router, ledger.router,
                    pages.router, exports.router, submissions.router, review.router,
-                   users.router, audit.router):
+                   users.router, audit.router, ogc.router):
         app.include_router(router)
     _offline_docs(app)
     openapi.install(app)

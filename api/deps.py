@@ -76,10 +76,17 @@ def bearer_of(request: Request) -> str | None:
 
 def token_of(request: Request) -> str | None:
     """The bearer token, else the map pages' session cookie, which only reads: a write
-    on the cookie alone could be made by any site the signed-in user visits."""
+    on the cookie alone could be made by any site the signed-in user visits. On /ogc, a
+    GET may carry it as `?token=` too, for desktop GIS clients that cannot set headers
+    (kept out of every other route: a token in a URL ends up in logs and histories)."""
     bearer = bearer_of(request)
     if bearer is not None:
         return bearer
+    path = request.url.path
+    if request.method == "GET" and (path == "/ogc" or path.startswith("/ogc/")):
+        parameter = request.query_params.get("token")
+        if parameter:
+            return parameter
     if request.method in SAFE_METHODS:
         return request.cookies.get(SESSION_COOKIE)
     return None

@@ -190,13 +190,24 @@ def check_manage(principal: Principal, *, programme_id: UUID | None, role: Role)
 # --- checks ---------------------------------------------------------------------------
 
 def check_password(password: str, *, username: str) -> None:
-    """Refuse a password that is too short, too long or the username itself."""
+    """Refuse a password that is too short, too long, not text or the username itself."""
+    if not _is_text(password):
+        raise InvalidInput("the password holds characters that are not text (a lone "
+                           "UTF-16 surrogate or a NUL)")
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise InvalidInput(f"the password must have at most {MAX_PASSWORD} characters")
     if password.strip().lower() == username.lower():
         raise InvalidInput("the password must not be the username")
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _full_name(text: str) -> str:
@@ -479,7 +490,8 @@ def set_password(conn: psycopg.Connection, *, principal: Principal, user_id: UUI
     own = user_id == principal.user_id
     if own:
         stored = next(conn.execute(HASH_OF_USER, {"id": user_id}))[0]
-        if current_password is None or not verify_password(current_password, stored):
+        if current_password is None or not _is_text(current_password) \
+                or not verify_password(current_password, stored):
             raise Forbidden("the current password is wrong: send it as current_password")
     else:
         check_manage(principal, programme_id=account.programme_id, role=account.role)

@@ -130,10 +130,13 @@ def _with_etag(account: accounts.Account, status_code: int = 200,
                         headers={"ETag": f'"{account.etag}"', **(headers or {})})
 
 
-def _expected_etag(if_match: str | None) -> str:
+def _expected_etag(if_match: str | None) -> str | None:
+    """The ETag a change was made against; None for `*` (any version, RFC 9110)."""
     if if_match is None:
         raise PreconditionRequired("send the account's ETag (from GET /api/v1/users/{id}) as "
                                    "If-Match, so that nobody else's change is overwritten")
+    if if_match.strip() == "*":
+        return None
     etag = if_match.strip().removeprefix("W/").strip('"')
     if not etag:
         raise InvalidInput("If-Match must be the account's ETag, as GET gives it")

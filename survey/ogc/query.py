@@ -22,7 +22,8 @@ MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000_000  # past PostgreSQL's bigint was a 500; no programme is larger
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
-FILTER_LANGS = ("cql2-text",)
+# cql-text is the name of the draft, which GDAL 3.6 sends: it reads the same here
+FILTER_LANGS = ("cql2-text", "cql-text")
 # parameters every items request may carry besides the property filters; `f` (format)
 # and `token` are read by the API, the rest here
 KNOWN = frozenset({"f", "token", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset",
@@ -80,8 +81,9 @@ def parse_bbox(text: str) -> Box:
 def _instant(text: str) -> date:
     """A date or an RFC 3339 date-time, as the UTC day it falls on."""
     try:
-        if "T" not in text.upper():
-            return date.fromisoformat(text)
+        # GDAL 3.6's OAPIF driver writes a day as 'YYYY-MM-DDT'
+        if "T" not in text.upper().rstrip("T"):
+            return date.fromisoformat(text.upper().rstrip("T"))
         value = datetime.fromisoformat(text.upper())
     except ValueError as exc:
         raise InvalidQuery(f"datetime: {text!r} is not a date (2025-03-01) or a date-time "
@@ -167,6 +169,8 @@ def parse_item_query(collection: Collection, params: Iterable[tuple[str, str]]) 
             _crs(name, seen[name])
     if seen.get("filter-lang", "cql2-text") not in FILTER_LANGS:
         raise InvalidQuery("filter-lang: only cql2-text is read")
+    if "filter-lang" in seen and "filter" not in seen:
+        raise InvalidQuery("filter-lang without a filter")
     period = None
     if "datetime" in seen:
         if collection.temporal is None:
