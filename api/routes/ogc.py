@@ -19,7 +19,18 @@ from fastapi.responses import Response
 
 from api.deps import Conn, CurrentUser
 from api.errors import PROBLEM
-from api.routes.ogc_openapi import PARAMETERS, ogc_openapi
+from api.routes.ogc_openapi import (
+    API_OK,
+    COLLECTION_OK,
+    COLLECTIONS_OK,
+    CONFORMANCE_OK,
+    ITEM_OK,
+    ITEMS_OK,
+    LANDING_OK,
+    PARAMETERS,
+    QUERYABLES_OK,
+    ogc_openapi,
+)
 from survey.errors import InvalidQuery
 from survey.ogc import catalogue, features
 from survey.ogc.catalogue import Collection
@@ -55,6 +66,11 @@ _F, _TOKEN = PARAMETERS["f"], PARAMETERS["token"]
 _ITEMS_PARAMS = [PARAMETERS[name] for name in ("bbox", "bbox-crs", "datetime", "limit",
                                                "offset", "filter", "filter-lang", "f",
                                                "token")]
+
+
+def _answers(answer: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """A route's documented answers: its 200 (by media type) and the 400 of OGC APIs."""
+    return {**_BAD_REQUEST, 200: answer["200"]}
 
 
 # --- links that keep the caller's token and format ---
@@ -155,7 +171,8 @@ def _value(value: Any) -> str:
 
 # --- landing page and conformance ---
 
-@router.get("", responses=_BAD_REQUEST, openapi_extra={"parameters": [_F, _TOKEN]})
+@router.get("", response_class=Response, responses=_answers(LANDING_OK),
+            openapi_extra={"parameters": [_F, _TOKEN]})
 def read_landing_page(request: Request, principal: CurrentUser) -> Response:
     """The OGC API landing page: links to the API description, conformance and data."""
     links = _self_and_alternate(request, "/ogc", JSON) + [
@@ -176,13 +193,14 @@ def read_landing_page(request: Request, principal: CurrentUser) -> Response:
     return _json({"title": title, "description": description, "links": links})
 
 
-@router.get("/api", openapi_extra={"parameters": [_TOKEN]})
+@router.get("/api", response_class=Response, responses=_answers(API_OK),
+            openapi_extra={"parameters": [_TOKEN]})
 def read_api(request: Request, principal: CurrentUser) -> Response:
     """The OpenAPI 3.0 definition of this OGC API, one path per collection."""
     return _json(ogc_openapi(_url(request, "/ogc").split("?")[0]), OPENAPI)
 
 
-@router.get("/conformance", responses=_BAD_REQUEST,
+@router.get("/conformance", response_class=Response, responses=_answers(CONFORMANCE_OK),
             openapi_extra={"parameters": [_F, _TOKEN]})
 def read_conformance(request: Request, principal: CurrentUser) -> Response:
     """The conformance classes this API implements."""
@@ -247,7 +265,7 @@ def _collection_html(request: Request, bodies: list[dict[str, Any]]) -> str:
                          "Period"])
 
 
-@router.get("/collections", responses=_BAD_REQUEST,
+@router.get("/collections", response_class=Response, responses=_answers(COLLECTIONS_OK),
             openapi_extra={"parameters": [_F, _TOKEN]})
 def list_collections(request: Request, conn: Conn, principal: CurrentUser) -> Response:
     """The collections the caller may read, each with its extent and links."""
@@ -260,7 +278,8 @@ def list_collections(request: Request, conn: Conn, principal: CurrentUser) -> Re
                   "collections": bodies})
 
 
-@router.get("/collections/{collection_id}", responses=_BAD_REQUEST,
+@router.get("/collections/{collection_id}", response_class=Response,
+            responses=_answers(COLLECTION_OK),
             openapi_extra={"parameters": [_F, _TOKEN]})
 def read_collection(collection_id: str, request: Request, conn: Conn,
                     principal: CurrentUser) -> Response:
@@ -273,7 +292,8 @@ def read_collection(collection_id: str, request: Request, conn: Conn,
     return _json(body)
 
 
-@router.get("/collections/{collection_id}/queryables", responses=_BAD_REQUEST,
+@router.get("/collections/{collection_id}/queryables", response_class=Response,
+            responses=_answers(QUERYABLES_OK),
             openapi_extra={"parameters": [_F, _TOKEN]})
 def read_queryables(collection_id: str, request: Request,
                     principal: CurrentUser) -> Response:
@@ -298,12 +318,14 @@ def read_queryables(collection_id: str, request: Request,
 
 # --- features ---
 
-def _page_links(request: Request, page: features.Page, limit: int,
-                offset: int) -> list[dict[str, str]]:
-    html = _wants_html(request)
+def _page_links(request: Request, page: features.Page, limit: int, offset: int,
+                html: bool) -> list[dict[str, str]]:
     media = HTML if html else GEOJSON
-    links = _self_and_alternate(request, request.url.path, GEOJSON)
-    links[0]["href"] = str(request.url)
+    # the alternate keeps the query (bbox, filters, paging), in the other format
+    links = [{"href": str(request.url), "rel": "self", "type": media, "title": "this page"},
+             {"href": str(request.url.include_query_params(f="json" if html else "html")),
+              "rel": "alternate", "type": GEOJSON if html else HTML,
+              "title": "this page as " + ("GeoJSON" if html else "HTML")}]
     more = (offset + page.returned < page.matched if page.exact
             else page.returned == limit)
     if more:
@@ -337,21 +359,17 @@ def _items_html(request: Request, collection: Collection, page: features.Page,
     return _html(request, collection.title, summary + _table(rows, ["id", *names]))
 
 
-@router.get("/collections/{collection_id}/items", responses=_BAD_REQUEST,
-            response_class=Response,
-            openapi_extra={"parameters": _ITEMS_PARAMS,
-                           "responses": {"200": {"description": "A GeoJSON "
-                                         "FeatureCollection (numberMatched is the planner's "
-                                         "estimate above 10,000 features)",
-                                                 "content": {GEOJSON: {}}}}})
+@router.get("/collections/{collection_id}/items", response_class=Response,
+            responses=_answers(ITEMS_OK), openapi_extra={"parameters": _ITEMS_PARAMS})
 def list_items(collection_id: str, request: Request, conn: Conn,
                principal: CurrentUser) -> Response:
     """Features of a collection: bbox, datetime, property and CQL2 filters, paged."""
     collection = catalogue.collection(collection_id)
+    html = _wants_html(request)
     query = parse_item_query(collection, request.query_params.multi_items())
     page = features.items(conn, collection=collection, principal=principal, query=query)
-    links = _page_links(request, page, query.limit, query.offset)
-    if _wants_html(request):
+    links = _page_links(request, page, query.limit, query.offset, html)
+    if html:
         return _items_html(request, collection, page, links)
     tail = {"numberMatched": page.matched, "numberReturned": page.returned,
             "timeStamp": _timestamp(), "links": links}
@@ -361,11 +379,8 @@ def list_items(collection_id: str, request: Request, conn: Conn,
     return Response(body, media_type=GEOJSON)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", responses=_BAD_REQUEST,
-            response_class=Response,
-            openapi_extra={"parameters": [_F, _TOKEN],
-                           "responses": {"200": {"description": "A GeoJSON Feature",
-                                                 "content": {GEOJSON: {}}}}})
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response,
+            responses=_answers(ITEM_OK), openapi_extra={"parameters": [_F, _TOKEN]})
 def read_item(collection_id: str, feature_id: str, request: Request, conn: Conn,
               principal: CurrentUser) -> Response:
     """One feature."""
@@ -378,7 +393,9 @@ def read_item(collection_id: str, feature_id: str, request: Request, conn: Conn,
     if _wants_html(request):
         found = json.loads(feature)
         rows = [[escape(k), _value(v)] for k, v in found["properties"].items()]
-        rows.append(["geometry", f"<code>{escape(json.dumps(found['geometry']))}</code>"])
+        # the coordinates are in the GeoJSON alternate; a page of them helps nobody
+        geometry = found["geometry"] or {"type": "none"}
+        rows.append(["geometry", escape(geometry["type"])])
         return _html(request, f"{collection.title}: {feature_id}",
                      _table(rows, ["Property", "Value"]))
     body = feature[:feature.rindex("}")] + ', "links": ' + json.dumps(links) + "}"

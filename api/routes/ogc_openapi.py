@@ -22,6 +22,87 @@ JSON = "application/json"
 HTML = "text/html"
 
 _REF = "#/components/parameters/"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+
+# The documents' shapes (OGC API Features 1.0, core schemas, trimmed to what clients use)
+_LINK: dict[str, Any] = {
+    "type": "object", "required": ["href", "rel"],
+    "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
+                   "type": {"type": "string"}, "title": {"type": "string"}}}
+_LINKS: dict[str, Any] = {"type": "array", "items": _LINK}
+_HTML: dict[str, Any] = {"type": "string", "description": "an HTML page"}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "LandingPage": {"type": "object", "required": ["links"],
+                    "properties": {"title": {"type": "string"},
+                                   "description": {"type": "string"}, "links": _LINKS}},
+    "Conformance": {"type": "object", "required": ["conformsTo"],
+                    "properties": {"conformsTo": {"type": "array",
+                                                  "items": {"type": "string"}}}},
+    "Collection": {
+        "type": "object", "required": ["id", "links"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"},
+            "description": {"type": "string"}, "links": _LINKS,
+            "itemType": {"type": "string", "enum": ["feature"]},
+            "crs": {"type": "array", "items": {"type": "string"}},
+            "storageCrs": {"type": "string"},
+            "extent": {"type": "object", "properties": {
+                "spatial": {"type": "object", "properties": {
+                    "bbox": {"type": "array", "items": {"type": "array", "minItems": 4,
+                                                        "maxItems": 6,
+                                                        "items": {"type": "number"}}},
+                    "crs": {"type": "string"}}},
+                "temporal": {"type": "object", "properties": {
+                    "interval": {"type": "array", "items": {
+                        "type": "array", "minItems": 2, "maxItems": 2,
+                        "items": {"description": "a date-time, or null for an open "
+                                                 "end"}}},
+                    "trs": {"type": "string"}}}}}}},
+    "Queryables": {"type": "object", "required": ["type", "properties"],
+                   "properties": {"$schema": {"type": "string"}, "$id": {"type": "string"},
+                                  "type": {"type": "string", "enum": ["object"]},
+                                  "title": {"type": "string"},
+                                  "properties": {"type": "object"}}},
+    "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                               "id": {"type": "string"},
+                               # an object, or null (a task without hazard areas)
+                               "geometry": {"description": "a GeoJSON geometry or null"},
+                               "properties": {"description": "an object or null"},
+                               "links": _LINKS}},
+}
+SCHEMAS["Collections"] = {
+    "type": "object", "required": ["links", "collections"],
+    "properties": {"links": _LINKS, "collections": {"type": "array",
+                                                    "items": SCHEMAS["Collection"]}}}
+SCHEMAS["FeatureCollection"] = {
+    "type": "object", "required": ["type", "features"],
+    "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                   "features": {"type": "array", "items": SCHEMAS["Feature"]},
+                   "links": _LINKS, "timeStamp": {"type": "string", "format": "date-time"},
+                   "numberMatched": {"type": "integer", "minimum": 0},
+                   "numberReturned": {"type": "integer", "minimum": 0}}}
+
+
+def ok(description: str, **content: dict[str, Any]) -> dict[str, Any]:
+    """A 200 response with a schema per media type (`content` keys are media types)."""
+    return {"200": {"description": description,
+                    "content": {media: {"schema": schema} for media, schema in content.items()}}}
+
+
+# the 200 answers of each kind of route, by media type
+LANDING_OK = ok("The landing page", **{JSON: SCHEMAS["LandingPage"], HTML: _HTML})
+CONFORMANCE_OK = ok("The conformance classes", **{JSON: SCHEMAS["Conformance"], HTML: _HTML})
+API_OK = ok("This API definition (OpenAPI 3.0)", **{OPENAPI: {"type": "object"}})
+COLLECTIONS_OK = ok("The collections", **{JSON: SCHEMAS["Collections"], HTML: _HTML})
+COLLECTION_OK = ok("A collection", **{JSON: SCHEMAS["Collection"], HTML: _HTML})
+QUERYABLES_OK = ok("The properties a filter may use (JSON Schema)",
+                   **{SCHEMA_JSON: SCHEMAS["Queryables"], JSON: SCHEMAS["Queryables"],
+                      HTML: _HTML})
+ITEMS_OK = ok("A page of features (numberMatched is the planner's estimate above 10,000 "
+              "features)", **{GEOJSON: SCHEMAS["FeatureCollection"], HTML: _HTML})
+ITEM_OK = ok("A feature", **{GEOJSON: SCHEMAS["Feature"], HTML: _HTML})
 
 
 def _query(name: str, description: str, schema: dict[str, Any],
@@ -77,13 +158,11 @@ def _problems(*codes: int) -> dict[str, Any]:
             for code in (*codes, 401, 403, 503)}
 
 
-def _get(operation_id: str, summary: str, media: list[str], parameters: list[Any],
+def _get(operation_id: str, summary: str, answer: dict[str, Any], parameters: list[Any],
          *codes: int) -> dict[str, Any]:
-    content = {m: {"schema": {"type": "string" if m == HTML else "object"}} for m in media}
     return {"get": {"operationId": operation_id, "summary": summary,
                     "tags": ["OGC API Features"], "parameters": parameters,
-                    "responses": {"200": {"description": summary, "content": content},
-                                  **_problems(400, *codes)}}}
+                    "responses": {**answer, **_problems(400, *codes)}}}
 
 
 def _collection_paths(collection: Collection) -> dict[str, Any]:
@@ -98,16 +177,15 @@ def _collection_paths(collection: Collection) -> dict[str, Any]:
     base = f"/collections/{cid}"
     fmt = [_ref("f"), _ref("token")]
     return {
-        base: _get(f"read_{op}", collection.title, [JSON, HTML], fmt, 404),
+        base: _get(f"read_{op}", collection.title, COLLECTION_OK, fmt, 404),
         f"{base}/queryables": _get(f"read_{op}_queryables",
                                    f"{collection.title}: the properties a filter may use",
-                                   ["application/schema+json", HTML], fmt, 404),
-        f"{base}/items": _get(f"list_{op}", f"{collection.title}: features",
-                              [GEOJSON, HTML], standard + properties),
+                                   QUERYABLES_OK, fmt, 404),
+        f"{base}/items": _get(f"list_{op}", f"{collection.title}: features", ITEMS_OK,
+                              standard + properties),
         f"{base}/items/{{featureId}}": _get(f"read_{op}_item",
-                                            f"{collection.title}: one feature",
-                                            [GEOJSON, HTML], [_ref("featureId"), *fmt],
-                                            404),
+                                            f"{collection.title}: one feature", ITEM_OK,
+                                            [_ref("featureId"), *fmt], 404),
     }
 
 
@@ -115,12 +193,11 @@ def ogc_openapi(server_url: str) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the OGC API served at `server_url` (…/ogc)."""
     fmt = [_ref("f"), _ref("token")]
     paths: dict[str, Any] = {
-        "/": _get("read_landing_page", "The landing page", [JSON, HTML], fmt),
-        "/conformance": _get("read_conformance", "The conformance classes", [JSON, HTML],
+        "/": _get("read_landing_page", "The landing page", LANDING_OK, fmt),
+        "/conformance": _get("read_conformance", "The conformance classes", CONFORMANCE_OK,
                              fmt),
-        "/api": _get("read_api", "This API definition",
-                     ["application/vnd.oai.openapi+json;version=3.0"], [_ref("token")]),
-        "/collections": _get("list_collections", "The collections", [JSON, HTML], fmt),
+        "/api": _get("read_api", "This API definition", API_OK, [_ref("token")]),
+        "/collections": _get("list_collections", "The collections", COLLECTIONS_OK, fmt),
     }
     for collection in COLLECTIONS.values():
         paths |= _collection_paths(collection)

@@ -18,7 +18,7 @@ from survey import access
 from survey.auth import Principal
 from survey.domain import vocab
 from survey.domain.vocab import Role
-from survey.errors import Forbidden, NotFound
+from survey.errors import Forbidden, InvalidQuery, NotFound
 
 FieldType = Literal["string", "integer", "number", "boolean", "date", "uuid", "strings"]
 
@@ -81,10 +81,12 @@ class Collection:
     filter_always: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
 
     def field(self, name: str) -> Field:
+        """The queryable `name`; InvalidQuery (400) names those there are."""
         for candidate in self.fields:
             if candidate.name == name:
                 return candidate
-        raise KeyError(name)
+        raise InvalidQuery(f"{self.id} have no property {name!r} (the queryables are "
+                           + ", ".join(f.name for f in self.fields) + ")")
 
 
 # --- who sees what: the rules of survey.access, carried to the other kinds of record ---
