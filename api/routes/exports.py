@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import Conn, CurrentUser
+from survey.domain.geometry import parse_bbox
 from survey.domain.vocab import HazardStatus
 from survey.intake.export import (
     ExportFilter,
@@ -22,7 +23,6 @@ from survey.intake.export import (
     ExportKind,
     ExportScope,
     export,
-    parse_bbox,
 )
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, HazardScope
 from api.schemas import HazardAreaPublic, HazardAreasPublic
+from survey.domain.geometry import parse_bbox
 from survey.domain.vocab import Classification, HazardStatus
-from survey.errors import InvalidInput
 from survey.store.hazards import HazardFilter, hazard_area_feature, hazard_area_features
 
 router = APIRouter(prefix="/api/v1/hazard-areas", tags=["hazard areas"])
@@ -21,23 +21,6 @@ GEOJSON = "application/geo+json"
 # PostgreSQL's bigint was a 500
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000_000
-
-
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """`minlon,minlat,maxlon,maxlat` -> a tuple, with a message a person can act on."""
-    if text is None:
-        return None
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError as exc:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from exc
-    if len(values) != 4:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
-    minx, miny, maxx, maxy = values
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidInput("bbox is not minlon,minlat,maxlon,maxlat in degrees "
-                           "(longitude first; min before max)")
-    return minx, miny, maxx, maxy
 
 
 def _page_links(request: Request, offset: int, limit: int, returned: int,
@@ -63,7 +46,7 @@ def list_hazard_areas(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     """Lists the hazard areas the caller may see, as a GeoJSON FeatureCollection."""
-    filters = HazardFilter(bbox=parse_bbox(bbox),
+    filters = HazardFilter(bbox=parse_bbox(bbox) if bbox is not None else None,
                            classification=classification.value if classification else None,
                            status=status.value if status else None,
                            organisation_id=organisation_id)

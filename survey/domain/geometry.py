@@ -21,7 +21,7 @@ from shapely.geometry import (
 )
 from shapely.geometry.base import BaseGeometry
 
-from survey.errors import InvalidGeometry
+from survey.errors import InvalidGeometry, InvalidInput
 
 WGS84 = Geod(ellps="WGS84")
 
@@ -383,3 +383,23 @@ RemainingField = Annotated[
     MultiPolygon, PlainValidator(as_multipolygon_or_empty), _serialise, _schema
 ]
 PointField = Annotated[Point, PlainValidator(as_point), _serialise, _schema]
+
+
+def parse_bbox(text: str, *, error: type[InvalidInput] = InvalidInput
+               ) -> tuple[float, float, float, float]:
+    """`minlon,minlat,maxlon,maxlat` (or the six numbers of a 3D box) in degrees, with a
+    message a person can act on; `error` is the class raised (a query's is a bad request)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
+        raise error("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    minx, miny, maxx, maxy = values
+    # a box across the antimeridian (minlon > maxlon) is no box of any programme
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise error("bbox is not minlon,minlat,maxlon,maxlat in degrees "
+                    "(longitude first; min before max)")
+    return minx, miny, maxx, maxy

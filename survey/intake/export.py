@@ -1054,16 +1054,3 @@ def principal_named(conn: psycopg.Connection, username: str) -> Principal:
     return Principal.of(user)
 
 
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
-    """`minlon,minlat,maxlon,maxlat` -> a tuple, with a message a person can act on."""
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError as exc:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from exc
-    if len(values) != 4:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
-    minx, miny, maxx, maxy = values
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidInput("bbox is not minlon,minlat,maxlon,maxlat in degrees "
-                           "(longitude first; min before max)")
-    return minx, miny, maxx, maxy

@@ -47,6 +47,7 @@ def export_command(
     from rich.table import Table
 
     from survey.cli import console, current_database_url, err, reported, settings_of
+    from survey.domain.geometry import parse_bbox
     from survey.domain.vocab import HazardStatus
     from survey.intake import export as ex
     from survey.store import db
@@ -73,7 +74,7 @@ def export_command(
             conn.read_only = True
             with conn.transaction():
                 filters = ex.ExportFilter(
-                    bbox=ex.parse_bbox(bbox) if bbox else None,
+                    bbox=parse_bbox(bbox) if bbox else None,
                     admin_area_id=ex.resolve(conn, "admin area", admin_area)
                     if admin_area else None,
                     organisation_id=ex.resolve(conn, "organisation", organisation)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from survey.domain import geometry
 from survey.errors import InvalidQuery
 from survey.ogc import cql2
 from survey.ogc.catalogue import Collection, Field
@@ -62,20 +63,7 @@ class ItemQuery:
 
 def parse_bbox(text: str) -> Box:
     """`minlon,minlat,maxlon,maxlat` (or the six numbers of a 3D box) in CRS84."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
-        raise InvalidQuery("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    minx, miny, maxx, maxy = values
-    # a box across the antimeridian (minlon > maxlon) is no box of any programme
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidQuery("bbox is not minlon,minlat,maxlon,maxlat in degrees "
-                           "(longitude first; min before max)")
-    return minx, miny, maxx, maxy
+    return geometry.parse_bbox(text, error=InvalidQuery)
 
 
 def _instant(text: str) -> date:
