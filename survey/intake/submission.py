@@ -282,22 +282,25 @@ def _normalised(candidate: Candidate, model: type[Record], defaults: dict[str, A
     return values
 
 
+# Binary: WKB is a third of the work of hex EWKB to write (GEOS) and to read (PostGIS),
+# and half its size on the wire.
 COPY_STAGING = """
 COPY intake_staging (submission_id, seq, kind, action, provenance, "values", geom)
-FROM STDIN
+FROM STDIN (FORMAT BINARY)
 """
+# the geometry travels as the bytes of its EWKB, which geometry's binary input reads
+STAGING_TYPES = ["uuid", "int4", "text", "text", "jsonb", "jsonb", "bytea"]
 
 
-def _geometry_hex(geoms: list[BaseGeometry | None]) -> list[str | None]:
-    """Hex EWKB (EPSG:4326, 2D) of a batch of geometries, in one vectorised call."""
+def _geometry_wkb(geoms: list[BaseGeometry | None]) -> list[bytes | None]:
+    """EWKB (EPSG:4326, 2D) of a batch of geometries, in one vectorised call."""
     present = [i for i, g in enumerate(geoms) if g is not None]
-    out: list[str | None] = [None] * len(geoms)
+    out: list[bytes | None] = [None] * len(geoms)
     if present:
         arr = shapely.force_2d([geoms[i] for i in present])
         arr = shapely.set_srid(arr, 4326)
-        for i, text in zip(present, shapely.to_wkb(arr, hex=True, include_srid=True),
-                           strict=True):
-            out[i] = text
+        for i, wkb in zip(present, shapely.to_wkb(arr, include_srid=True), strict=True):
+            out[i] = wkb
     return out
 
 
@@ -308,12 +311,12 @@ def _stage(conn: psycopg.Connection, submission_id: UUID, batch: list[Candidate]
         model = MODELS[candidate.kind]
         values = _normalised(candidate, model, defaults.get(candidate.kind, {}),
                              own_organisation)
-        rows.append((str(submission_id), candidate.seq, candidate.kind.value,
-                     candidate.action.value, json.dumps(candidate.provenance.as_dict()),
-                     json.dumps(values)))
-    hexes = _geometry_hex([c.geom for c in batch])
+        rows.append((submission_id, candidate.seq, candidate.kind.value,
+                     candidate.action.value, candidate.provenance.as_dict(), values))
+    wkbs = _geometry_wkb([c.geom for c in batch])
     with conn.cursor() as cur, cur.copy(COPY_STAGING) as copy:
-        for row, geom in zip(rows, hexes, strict=True):
+        copy.set_types(STAGING_TYPES)
+        for row, geom in zip(rows, wkbs, strict=True):
             copy.write_row((*row, geom))
 
 
