@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, openapi
+from api import errors, logs, openapi
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, BodyLimits
 from api.routes import (
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
                   "(or with the Authorize button) and send the token as "
                   "`Authorization: Bearer <token>`. Errors are application/problem+json.")
     app.state.settings = settings
+    logs.install()
     errors.install(app)
     for router in (health.router, auth.router, hazard_areas.router, ledger.router,
                    pages.router, exports.router, submissions.router, review.router,

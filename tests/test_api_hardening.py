@@ -278,3 +278,21 @@ def test_exhausted_pool_answers_503_quickly(api_database_url: str) -> None:
                 app.state.pool.putconn(conn)
         assert client.get("/api/v1/hazard-areas",
                           headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def test_tokens_in_urls_stay_out_of_the_access_log(api_database_url: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from api.app import create_app
+
+    create_app(Settings(database_url=api_database_url))
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        # the arguments uvicorn's access log passes
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                    "/ogc/collections/hazard-areas/items?f=json&token=s3cret-Value&limit=5",
+                    "1.1", 200)
+    logged = caplog.records[-1].getMessage()
+    assert "s3cret" not in logged
+    assert "token=[redacted]&limit=5" in logged
