@@ -19,9 +19,9 @@ serve: setup
 test: setup-test
 	.venv/bin/python -m pytest
 
-## Schemathesis at length (on demand, 400 examples an operation: over 20,000 requests; `make test` runs 30)
+## Schemathesis at length (on demand, 120 examples an operation: over 20,000 requests; `make test` runs 30)
 fuzz: setup-test
-	DEMINE_FUZZ_EXAMPLES=$${DEMINE_FUZZ_EXAMPLES:-400} .venv/bin/python -m pytest -p no:cacheprovider tests/test_api_fuzz.py -s
+	DEMINE_FUZZ_EXAMPLES=$${DEMINE_FUZZ_EXAMPLES:-120} .venv/bin/python -m pytest -p no:cacheprovider tests/test_api_fuzz.py -s
 
 lint: setup-test
 	.venv/bin/ruff check .
