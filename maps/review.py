@@ -14,28 +14,12 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from maps.overview import UKRAINE_CENTRE, _bounds, _escaped, _offline
+from maps.common import UKRAINE_CENTRE, bounds, escaped, legend_html, offline
 from maps.style import ISSUE_STYLE, review_legend_entries, submitted_style
 
 FEATURE_TOOLTIP = {"row": "Row", "kind": "Record", "local_id": "Local id", "errors": "Errors",
                    "warnings": "Warnings"}
 ISSUE_TOOLTIP = {"row": "Row", "severity": "Severity", "field": "Field", "message": "Issue"}
-
-
-def _swatch(style: dict[str, Any]) -> str:
-    if "fill" in style:
-        return f"background:{style['fill']};border:1px solid #333;border-radius:50%"
-    line = "dashed" if style.get("dashed") else "solid"
-    return f"background:#fff;border:2px {line} {style['outline']}"
-
-
-def _legend_html() -> str:
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:6px;'
-        f'{_swatch(style)}"></span>{escape(label)}</div>'
-        for label, style in review_legend_entries())
-    return ('<div id="demine-legend" style="background:#fff;padding:8px 10px;'
-            f'font:12px sans-serif;border:1px solid #999;border-radius:4px">{rows}</div>')
 
 
 class _Legend(MacroElement):  # type: ignore[misc]
@@ -94,13 +78,13 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
     """
     fmap = folium.Map(location=UKRAINE_CENTRE, zoom_start=10, tiles=None, control_scale=True,
                       prefer_canvas=False, height=height)
-    _offline(fmap, static_url)
+    offline(fmap, static_url)
     if basemap_url:
         folium.TileLayer(basemap_url, attr="basemap", name="Basemap").add_to(fmap)
     if features.get("features"):
         fields = list(FEATURE_TOOLTIP)
         folium.GeoJson(
-            _escaped(features, fields), name="Submitted features",
+            escaped(features, fields), name="Submitted features",
             style_function=lambda f: submitted_style(f["properties"]),
             tooltip=folium.GeoJsonTooltip(fields, aliases=list(FEATURE_TOOLTIP.values()),
                                           localize=True),
@@ -115,7 +99,7 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
         style = ISSUE_STYLE[severity]
         fields = list(ISSUE_TOOLTIP)
         folium.GeoJson(
-            _escaped(chosen, fields), name=label,
+            escaped(chosen, fields), name=label,
             marker=folium.CircleMarker(radius=style["radius"]),
             style_function=lambda _f, style=style: {k: v for k, v in style.items()
                                                     if k != "radius"},
@@ -123,10 +107,10 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
         ).add_to(fmap)
     shown = [*features.get("features", []), *pins["features"]]
     if shown:
-        minx, miny, maxx, maxy = _bounds({"features": shown})
+        minx, miny, maxx, maxy = bounds({"features": shown})
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.add_child(_Legend(_legend_html()))
+    fmap.add_child(_Legend(legend_html(review_legend_entries(), dot=True)))
     root = fmap.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
