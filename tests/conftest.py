@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import psycopg
@@ -97,6 +98,30 @@ def make_report(conn: psycopg.Connection, hazard: HazardArea, organisation: Orga
         programme_id=hazard.programme_id, hazard_area_id=hazard.id,
         organisation_id=organisation.id, kind=kind, report_date=date(2025, 3, 1), **fields),
         actor="test")
+
+
+def halo_site(database_url: str, *, prefix: str, ground: Any, classification: str = "SHA",
+              team_days: int = 4) -> tuple[HazardArea, ActivityReport, int]:
+    """A fresh hazard area of the demo's HALO operator with a progress report, committed.
+
+    `ground(n)` gives the n-th site's polygon (n counts the earlier sites with the local-id
+    `prefix`), so that each site lies on ground of its own; returns the area, the report
+    and n."""
+    with db.connect(database_url) as conn, conn.transaction():
+        org_id, programme_id = conn.execute(
+            "SELECT id, programme_id FROM organisation WHERE name = 'The HALO Trust'").fetchone()
+        n = int(conn.execute("SELECT count(*) FROM hazard_area WHERE local_id LIKE %s",
+                             (f"{prefix}%",)).fetchone()[0])
+        hazard = repo.insert(conn, HazardArea(
+            programme_id=programme_id, local_id=f"{prefix}{uuid4().hex[:8]}",
+            classification=classification,
+            evidence="direct" if classification == "CHA" else "indirect",
+            reporting_organisation_id=org_id, date_of_information=date(2025, 1, 5),
+            geom=MultiPolygon([ground(n)])), actor="test")
+        report = repo.insert(conn, ActivityReport(
+            programme_id=programme_id, hazard_area_id=hazard.id, organisation_id=org_id,
+            kind="progress", report_date=date(2025, 3, 1), team_days=team_days), actor="test")
+    return hazard, report, n
 
 
 # --- a served app over real HTTP, on a database holding a small demo programme ---

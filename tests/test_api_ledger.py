@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import psycopg
 import pytest
-from shapely.geometry import MultiPolygon, box, mapping
+from shapely.geometry import box, mapping
 
 from api.schemas import HistoryPublic, LedgerPublic, ReleasePublic, TransitionPublic
-from survey.domain.models import ActivityReport, HazardArea
-from survey.store import db, repo
-from tests.conftest import sign_in
+from tests.conftest import halo_site, sign_in
 
 W, S, E, N = 37.50, 49.35, 37.504, 49.352  # empty ground in the demo's north-east
 
@@ -22,21 +19,9 @@ W, S, E, N = 37.50, 49.35, 37.504, 49.352  # empty ground in the demo's north-ea
 @pytest.fixture
 def site(api_database_url: str) -> dict[str, Any]:
     """A fresh hazard area of the HALO operator with a progress report, committed."""
-    with db.connect(api_database_url) as conn, conn.transaction():
-        org_id, programme_id = conn.execute(
-            "SELECT id, programme_id FROM organisation WHERE name = 'The HALO Trust'").fetchone()
-        n = conn.execute("SELECT count(*) FROM hazard_area WHERE local_id LIKE 'UA-API-%'"
-                         ).fetchone()[0]
-        offset = 0.006 * n  # each site on ground of its own
-        hazard = repo.insert(conn, HazardArea(
-            programme_id=programme_id, local_id=f"UA-API-{uuid4().hex[:8]}",
-            classification="SHA", evidence="indirect", reporting_organisation_id=org_id,
-            date_of_information=date(2025, 1, 5),
-            geom=MultiPolygon([box(W, S + offset, E, N + offset)])), actor="test")
-        report = repo.insert(conn, ActivityReport(
-            programme_id=programme_id, hazard_area_id=hazard.id, organisation_id=org_id,
-            kind="progress", report_date=date(2025, 3, 1), team_days=4), actor="test")
-    return {"hazard": hazard, "report": report, "offset": offset}
+    hazard, report, n = halo_site(api_database_url, prefix="UA-API-", ground=lambda n: box(
+        W, S + 0.006 * n, E, N + 0.006 * n))  # each site on ground of its own
+    return {"hazard": hazard, "report": report, "offset": 0.006 * n}
 
 
 def release_body(site: dict[str, Any], west: float, east: float, **extra: Any) -> dict[str, Any]:

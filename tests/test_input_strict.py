@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import hypothesis
@@ -18,12 +17,12 @@ import psycopg
 import pytest
 from hypothesis import strategies as st
 from psycopg import sql
-from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping
+from shapely.geometry import Point, Polygon, box, mapping
 
 from api.settings import ApiSettings
-from survey.domain.models import ActivityReport, HazardArea, Programme
-from survey.store import db, migrate, repo
-from tests.conftest import db_name, sign_in
+from survey.domain.models import Programme
+from survey.store import db, migrate
+from tests.conftest import db_name, halo_site, sign_in
 
 W, S, E, N = 37.55, 49.40, 37.554, 49.402  # ground of these tests, east of test_api_ledger's
 PROBLEM = "application/problem+json"
@@ -31,22 +30,9 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def site(api_database_url: str) -> dict[str, Any]:
-    """A fresh hazard area of the HALO operator with a progress report, committed."""
-    with db.connect(api_database_url) as conn, conn.transaction():
-        org_id, programme_id = conn.execute(
-            "SELECT id, programme_id FROM organisation WHERE name = 'The HALO Trust'").fetchone()
-        n = conn.execute("SELECT count(*) FROM hazard_area WHERE local_id LIKE 'UA-INP-%'"
-                         ).fetchone()[0]
-        offset = 0.006 * n
-        hazard = repo.insert(conn, HazardArea(
-            programme_id=programme_id, local_id=f"UA-INP-{uuid4().hex[:8]}",
-            classification="SHA", evidence="indirect", reporting_organisation_id=org_id,
-            date_of_information=date(2025, 1, 5),
-            geom=MultiPolygon([box(W, S + offset, E, N + offset)])), actor="test")
-        report = repo.insert(conn, ActivityReport(
-            programme_id=programme_id, hazard_area_id=hazard.id, organisation_id=org_id,
-            kind="progress", report_date=date(2025, 3, 1), team_days=4), actor="test")
-    return {"hazard": hazard, "report": report, "offset": offset}
+    hazard, report, n = halo_site(api_database_url, prefix="UA-INP-", ground=lambda n: box(
+        W, S + 0.006 * n, E, N + 0.006 * n))
+    return {"hazard": hazard, "report": report, "offset": 0.006 * n}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from psycopg import sql
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 from survey.domain.models import (
-    ActivityReport,
     AdminArea,
     Donor,
     HazardArea,
@@ -33,7 +32,7 @@ from survey.domain.models import (
 from survey.ledger import boundary, check, history, record_release
 from survey.ledger.releases import RecordedRelease
 from survey.store import db, migrate, repo
-from tests.conftest import db_name, make_hazard, make_report, sign_in
+from tests.conftest import db_name, halo_site, make_hazard, make_report, sign_in
 
 # --- committed sites in the API database (the race needs transactions of their own) ---
 
@@ -43,21 +42,10 @@ SW, SS = 37.52, 49.33  # empty ground in the demo's north-east, apart from test_
 @pytest.fixture
 def site(api_database_url: str) -> dict[str, Any]:
     """A fresh hazard area of the HALO operator with a progress report, committed."""
-    with db.connect(api_database_url) as conn, conn.transaction():
-        org_id, programme_id = conn.execute(
-            "SELECT id, programme_id FROM organisation WHERE name = 'The HALO Trust'").fetchone()
-        n = conn.execute("SELECT count(*) FROM hazard_area WHERE local_id LIKE 'UA-ROB-%'"
-                         ).fetchone()[0]
-        west = SW + 0.004 * n  # each site on ground of its own
-        hazard = repo.insert(conn, HazardArea(
-            programme_id=programme_id, local_id=f"UA-ROB-{uuid4().hex[:8]}",
-            classification="CHA", evidence="direct", reporting_organisation_id=org_id,
-            date_of_information=date(2025, 1, 5),
-            geom=MultiPolygon([box(west, SS, west + 0.003, SS + 0.002)])), actor="test")
-        report = repo.insert(conn, ActivityReport(
-            programme_id=programme_id, hazard_area_id=hazard.id, organisation_id=org_id,
-            kind="progress", report_date=date(2025, 3, 1), team_days=2), actor="test")
-    return {"hazard": hazard, "report": report, "west": west}
+    hazard, report, n = halo_site(
+        api_database_url, prefix="UA-ROB-", classification="CHA", team_days=2,
+        ground=lambda n: box(SW + 0.004 * n, SS, SW + 0.004 * n + 0.003, SS + 0.002))
+    return {"hazard": hazard, "report": report, "west": SW + 0.004 * n}
 
 
 def _release(site: dict[str, Any], west: float, east: float) -> Release:
