@@ -1,0 +1,1 @@
+"""Reports for donors and national authorities, computed from the ledger's totals."""
