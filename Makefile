@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what they need.
-.PHONY: setup setup-test demo serve test fuzz lint bench clean
+.PHONY: setup setup-test demo serve test fuzz lint bench clean messages
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,16 @@ lint: setup-test
 
 bench: setup-test
 	.venv/bin/python -m benchmarks.run
+
+## Report catalogues: extract the labels (N_ in survey/reports, _ in the report templates,
+## C_ vocabulary and units) and merge them into maps/reports/locale/{en,uk}; then translate
+## the new empty msgstr in the uk .po (tests/test_reports_render.py fails until done)
+messages: setup-test
+	.venv/bin/pybabel extract -F maps/reports/babel.cfg -k N_ -k C_:1c,2 --no-location \
+	  --sort-output --project demine --copyright-holder "demine contributors" \
+	  -o maps/reports/locale/demine.pot .
+	.venv/bin/pybabel update -D demine -i maps/reports/locale/demine.pot -d maps/reports/locale \
+	  --no-fuzzy-matching --ignore-obsolete -w 100
 
 clean:
 	rm -rf .venv .demine .pytest_cache .hypothesis

@@ -119,6 +119,18 @@ def get_principal(request: Request, conn: Conn, _bearer: Annotated[
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
+def page_reader(request: Request, conn: psycopg.Connection) -> Principal | None:
+    """The signed-in reader of an HTML page (session cookie or bearer token), or None:
+    the page then sends the browser to /login instead of answering 401."""
+    token = token_of(request)
+    if not token:
+        return None
+    try:
+        return authenticate(conn, token=token)
+    except Unauthorized:
+        return None
+
+
 def get_hazard_scope(principal: CurrentUser) -> access.Scope:
     return access.hazard_scope(principal)
 

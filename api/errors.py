@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from survey.errors import (
     DemineError,
     Forbidden,
+    IdempotencyKeyReused,
     IllegalTransition,
+    InUse,
     InvalidGeometry,
     InvalidInput,
     InvalidQuery,
@@ -37,11 +39,13 @@ PROBLEM = "application/problem+json"
 STATUS: list[tuple[type[DemineError], int, str]] = [
     (NotFound, 404, "Not found"),
     (InvalidGeometry, 422, "Invalid geometry"),
+    (IdempotencyKeyReused, 422, "Idempotency-Key reused"),
     (InvalidQuery, 400, "Bad request"),
     (InvalidInput, 422, "Invalid input"),
     (StaleVersion, 412, "Changed since your version"),
     (LedgerConflict, 409, "Ledger conflict"),
     (IllegalTransition, 409, "Illegal transition"),
+    (InUse, 409, "In use"),
     (PreconditionRequired, 428, "Version required"),
     (Unauthorized, 401, "Not signed in"),
     (Forbidden, 403, "Forbidden"),

@@ -21,6 +21,13 @@ class ApiSettings(Settings):
     basemap_url: str | None = Field(
         default=None, description="XYZ tile URL template for map backgrounds; none = offline"
     )
+    basemap_mbtiles: str | None = Field(
+        default=None, description="a local MBTiles file of raster tiles, served at "
+        "/basemap/{z}/{x}/{y}.png and used as the maps' background (offline; wins over "
+        "basemap_url)")
+    map_tile_threshold: int = Field(
+        default=2000, ge=0, description="a map layer with more features than this is drawn "
+        "from the vector tiles instead of being embedded in the page")
     max_json_bytes: int = Field(
         default=16 * 2**20, description="largest JSON request body, in bytes (else 413)")
     max_form_bytes: int = Field(

@@ -1,68 +1,91 @@
-"""The overview map: hazard areas in IMAS colours, offline-capable (no CDN)."""
+"""The national overview: hazard areas by classification and status, released land by
+product, device finds clustered by category, tasks by status, admin areas with their
+remaining contamination on hover. Small layers are embedded in the page (simplified for
+the screen by survey/maps_overview.py); a layer above the threshold is drawn from the
+vector tiles with the same symbology and popups. The page says which is which."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from html import escape
+from collections.abc import Mapping
 from typing import Any
 
 import folium
-from branca.element import Element, Figure
 
-from maps.common import UKRAINE_CENTRE, bounds, escaped, legend_html, offline
-from maps.style import ADMIN_OUTLINE, hazard_style, legend_entries, release_style
+from maps.common import AssetMode, GeoJsonLayer, TileLayer, base_map, decorate
+from maps.style import SYMBOLOGY, overview_legend_entries
+from survey.maps_overview import Bbox, LayerData
+
+TILES_URL = "/tiles/{layer}/{z}/{x}/{y}.mvt"
+
+LAYER_NAMES = {
+    "admin-areas": "Administrative areas",
+    "hazard-areas": "Hazard areas",
+    "tasks": "Tasks",
+    "releases": "Released land",
+    "device-finds": "Device finds",
+}
+
+
+def describe(layer: LayerData) -> str:
+    """One line of the page's summary: what the layer shows and how it is drawn."""
+    how = "in the page"
+    if not layer.embedded:
+        zoom = SYMBOLOGY.get(layer.name, {}).get("tiles_min_zoom", 0)
+        how = "from the vector tiles" + (f", from zoom {zoom}" if zoom else "")
+    return f"{LAYER_NAMES[layer.name]}: {layer.total:,} ({how})"
+
+
+TILED_NOTE = ("Layers from the vector tiles draw at most {cap:,} features per tile, the "
+              "largest first: zoom in for the rest.")
 
 
 def overview_map(
-    hazards: dict[str, Any],
+    layers: Mapping[str, LayerData],
     *,
-    static_url: str = "/static",
-    admin_areas: dict[str, Any] | None = None,
-    releases: dict[str, Any] | None = None,
+    extent: Bbox | None = None,
+    place_names: dict[str, Any] | None = None,
+    tiles_url: str = TILES_URL,
     basemap_url: str | None = None,
-    title: str = "Hazard areas",
+    static_url: str = "/static",
+    assets: AssetMode = "served",
+    search_url: str | None = None,
+    search_index: list[dict[str, Any]] | None = None,
+    link_base: str = "",
+    title: str = "National overview",
+    as_of: str | None = None,
+    tile_cap: int = 4000,
 ) -> folium.Map:
-    """A folium map of hazard areas (fill by classification, outline by status) with the
-    land released from them on top (fill by product).
-
-    Without `basemap_url` the map has no background tiles, so it works with no network;
-    give the URL template of a tile server (e.g. one on the local network) to add one.
-    """
-    fmap = folium.Map(location=UKRAINE_CENTRE, zoom_start=10, tiles=None, control_scale=True,
-                      prefer_canvas=False)
-    offline(fmap, static_url)
-    if basemap_url:
-        folium.TileLayer(basemap_url, attr="basemap", name="Basemap").add_to(fmap)
-    if admin_areas and admin_areas.get("features"):
-        _layer(admin_areas, "Administrative areas", lambda _p: ADMIN_OUTLINE,
-               {"name": "Administrative area"}).add_to(fmap)
-    if hazards.get("features"):
-        _layer(hazards, title, hazard_style,
-               {"local_id": "Hazard area", "classification": "Class", "status": "Status",
-                "area_m2": "Area (m²)", "remaining_area_m2": "Remaining (m²)"}).add_to(fmap)
-    if releases and releases.get("features"):
-        _layer(releases, "Released land", release_style,
-               {"hazard_area": "Hazard area", "product": "Product", "method": "Method",
-                "release_date": "Date", "area_m2": "Area (m²)"}).add_to(fmap)
-    shown = hazards if hazards.get("features") else (releases or {"features": []})
-    if shown.get("features"):
-        minx, miny, maxx, maxy = bounds(shown)
-        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    root = fmap.get_root()
-    assert isinstance(root, Figure)
-    root.html.add_child(Element(legend_html(
-        legend_entries(), placement="position:absolute;bottom:28px;right:12px;z-index:1000;")))
-    root.header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
+    """A folium map of `layers` (survey.maps_overview.overview_data: tile layer name →
+    LayerData), in drawing order. Embedded layers come from their collections; the
+    others from `tiles_url` (`{layer}` is replaced by the layer's name). Without
+    `basemap_url` the map has no background: `place_names` (admin-area names) are drawn
+    instead. `extent` (minx, miny, maxx, maxy) frames the map; `tile_cap` is the tiles'
+    feature cap per tile, which the page states."""
+    fmap = base_map(basemap_url=basemap_url, fit=extent)
+    for name, layer in layers.items():
+        label = LAYER_NAMES.get(name, name)
+        if layer.collection is not None:
+            if not layer.collection.get("features"):
+                continue
+            GeoJsonLayer(name, layer.collection, name=label, hover=name == "admin-areas",
+                         cluster=name == "device-finds").add_to(fmap)
+        else:
+            # the hazard areas first: the other tiled layers wait until they have drawn
+            after = ("hazard-areas" if name != "hazard-areas" and "hazard-areas" in layers
+                     else None)
+            TileLayer(name, tiles_url.replace("{layer}", name), name=label,
+                      min_zoom=SYMBOLOGY.get(name, {}).get("tiles_min_zoom", 0),
+                      hover=name == "admin-areas", after=after).add_to(fmap)
+    if not basemap_url and place_names and place_names.get("features"):
+        GeoJsonLayer("place-names", place_names, name="Place names").add_to(fmap)
+    summary = [describe(layer) for layer in layers.values()]
+    if any(not layer.embedded for layer in layers.values()):
+        summary.append(TILED_NOTE.format(cap=tile_cap))
+    if not layers:
+        summary.append("Nothing this account may see.")
+    if as_of:
+        summary.append(f"Data as of {as_of}")
+    decorate(fmap, title=title, legend=overview_legend_entries(), summary=summary,
+             search_url=search_url, search_index=search_index, static_url=static_url,
+             assets=assets, link_base=link_base)
     return fmap
-
-
-def _layer(collection: dict[str, Any], name: str,
-           style: Callable[[dict[str, Any]], dict[str, Any]],
-           tooltip: dict[str, str]) -> folium.GeoJson:
-    """A GeoJSON layer styled from each feature's properties, with an escaped tooltip."""
-    fields = list(tooltip)
-    return folium.GeoJson(
-        escaped(collection, fields), name=name,
-        style_function=lambda feature: style(feature["properties"]),
-        tooltip=folium.GeoJsonTooltip(fields, aliases=list(tooltip.values()), localize=True))

@@ -19,11 +19,19 @@ if [ -z "$(pg_major)" ] && [ -z "${DEMINE_DATABASE_URL:-}" ]; then
   missing+=(postgresql postgresql-contrib)
 fi
 for p in python3-venv python3-dev; do have_pkg "$p" || missing+=("$p"); done
+# report PDFs: WeasyPrint lays out with Pango/HarfBuzz; DejaVu carries Cyrillic (uk reports)
+for p in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+  have_pkg "$p" || missing+=("$p")
+done
 if [ "$want_test" = 1 ]; then
   have_pkg chromium || missing+=(chromium)
   have_pkg fonts-dejavu-core || missing+=(fonts-dejavu-core)
   # GDAL's own clients (ogrinfo, ogr2ogr) read what we export and serve, as QGIS would
   have_pkg gdal-bin || missing+=(gdal-bin)
+  # the report tests read rendered PDFs back (pdftotext, pdftoppm)
+  have_pkg poppler-utils || missing+=(poppler-utils)
+  # the API benchmarks load the server with 8 concurrent clients (benchmarks/api_tipg.py)
+  have_pkg wrk || missing+=(wrk)
   # ODK Validate (JavaRosa, what ODK Collect runs) checks the shipped XLSForms
   command -v java >/dev/null || missing+=(default-jre-headless)
 fi

@@ -19,7 +19,8 @@ from survey.ledger.stats import StatsFilter
 _DONOR_HAZARDS = sql.SQL(
     "EXISTS (SELECT 1 FROM task_hazard_area th JOIN task t ON t.id = th.task_id "
     "JOIN project pr ON pr.id = t.project_id "
-    "WHERE th.hazard_area_id = {alias}.id AND pr.donor_id = {donor})")
+    "WHERE th.hazard_area_id = {alias}.id AND pr.donor_id = {donor} "
+    "AND t.deleted_at IS NULL)")
 
 # a release is a donor's work when its report belongs to a task of a project it funds
 _DONOR_RELEASES = sql.SQL(

@@ -42,6 +42,14 @@ class PreconditionRequired(DemineError):
     """A change that must name the version it was made against, and did not."""
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """An Idempotency-Key sent again with a different request than the one it first came with."""
+
+
+class InUse(DemineError):
+    """A record others refer to (or that the ledger has booked) cannot be deleted."""
+
+
 class IllegalTransition(DemineError):
     """A lifecycle transition that the current state does not allow."""
 

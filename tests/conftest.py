@@ -216,6 +216,15 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+# --- tests that write through the shared live server run after those that read it ---
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the `writes_live_server` tests to the end (a stable sort keeps each group's
+    order): the maps, OGC and report tests count the demo as loaded, and the record API's
+    tests add areas and tasks to it and soft-delete some."""
+    items.sort(key=lambda item: item.get_closest_marker("writes_live_server") is not None)
+
+
 # --- in CI a skipped test is a failure (a skipped database test hides a broken set-up) ---
 
 _skipped: list[str] = []

@@ -67,7 +67,7 @@ def sample_records(conn: psycopg.Connection) -> dict[type[m.Record], m.Record]:
          store=False)
     keep(m.EvidencePoint(programme_id=pid, hazard_area_id=hazard.id, evidence="direct",
                          description="PFM-1 seen on the surface", observed_on=date(2025, 4, 2),
-                         geom=Point(37.28008, 49.21014)), store=False)
+                         geom=Point(37.28008, 49.21014), organisation_id=org.id), store=False)
     ordnance = keep(m.OrdnanceType(category="AP_MINE", subcategory="Blast", model="TEST-MINE-1",
                                    aliases=["ТЕСТ-1"], origin="nowhere"))
     task = keep(m.Task(programme_id=pid, local_id="T-1", activity_type="CLEARANCE",
@@ -85,12 +85,14 @@ def sample_records(conn: psycopg.Connection) -> dict[type[m.Record], m.Record]:
                              technical_asset=True, depth_cm=13, release_date=date(2025, 5, 20),
                              geom=MultiPolygon([SMALL_FIELD])), store=False)
     keep(m.MarkerPoint(programme_id=pid, hazard_area_id=hazard.id, kind="turning", sequence=1,
-                       bearing_deg=45.5, distance_m=12.0, geom=Point(37.2801, 49.2101)),
+                       bearing_deg=45.5, distance_m=12.0, geom=Point(37.2801, 49.2101),
+                       organisation_id=org.id),
          store=False)
     keep(m.DeviceFind(programme_id=pid, activity_report_id=report.id, hazard_area_id=hazard.id,
                       ordnance_type_id=ordnance.id, quantity=2, found_date=date(2025, 5, 10),
                       depth_cm=5, condition="armed", disposal_method="destroyed_in_situ",
-                      disposal_date=date(2025, 5, 11), geom=Point(37.28009, 49.21013)),
+                      disposal_date=date(2025, 5, 11), geom=Point(37.28009, 49.21013),
+                      organisation_id=org.id),
          store=False)
     keep(m.SurveyTrack(programme_id=pid, hazard_area_id=hazard.id, task_id=task.id,
                        organisation_id=org.id, name="walked in", recorded_on=date(2025, 4, 2),
@@ -99,7 +101,8 @@ def sample_records(conn: psycopg.Connection) -> dict[type[m.Record], m.Record]:
          store=False)
     accident = keep(m.Accident(programme_id=pid, kind="mine", accident_date=date(2024, 8, 1),
                                hazard_area_id=hazard.id, ordnance_type_id=ordnance.id,
-                               description="tractor", geom=Point(37.28, 49.21)))
+                               description="tractor", geom=Point(37.28, 49.21),
+                               organisation_id=org.id))
     keep(m.Victim(programme_id=pid, accident_id=accident.id, sex="male", age_years=44,
                   outcome="injured", activity_at_time="farming", tampered=False), store=False)
     keep(m.AuditEntry(programme_id=pid, actor="test", action="update", entity="hazard_area",

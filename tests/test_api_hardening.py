@@ -148,7 +148,8 @@ def test_docs_work_offline(http: httpx.Client) -> None:
 
 
 @pytest.mark.browser
-def test_docs_render_in_chromium_without_network(live_server: str, browser: Any) -> None:
+def test_docs_render_in_chromium_without_network(live_server: str, browser: Any,
+                                                 http: httpx.Client) -> None:
     page = browser.new_page()
     outside: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(live_server) or r.url.startswith(
@@ -159,7 +160,52 @@ def test_docs_render_in_chromium_without_network(live_server: str, browser: Any)
     page.wait_for_selector(".swagger-ui .info .title", timeout=20000)
     assert "demine" in page.inner_text(".swagger-ui .info .title")
     assert page.locator(".btn.authorize").count() == 1
+    # every tag group is shown, described, with all of its operations
+    document = http.get("/openapi.json").json()
+    tags = [tag["name"] for tag in document["tags"]]
+    page.wait_for_selector("h3.opblock-tag", timeout=20000)
+    shown = [page.locator("h3.opblock-tag").nth(i).get_attribute("data-tag")
+             for i in range(page.locator("h3.opblock-tag").count())]
+    assert sorted(shown) == sorted(tags)
+    for tag in document["tags"]:
+        group = page.locator(f'h3.opblock-tag[data-tag="{tag["name"]}"]')
+        assert tag["description"].split("(")[0].strip() in group.inner_text(), tag["name"]
+    operations = sum(1 for item in document["paths"].values() for method in item
+                     if method in ("get", "put", "post", "patch", "delete"))
+    assert page.locator(".opblock").count() == operations
     assert outside == []
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_a_coordinator_signs_in_and_tries_an_operation_in_docs(live_server: str,
+                                                               browser: Any) -> None:
+    """The field coordinator's path: Authorize with username and password, open an
+    operation, Try it out, Execute, read the answer."""
+    from survey.demo import DEMO_PASSWORD
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_server}/docs")
+    page.click(".btn.authorize", timeout=20000)
+    password_flow = page.locator(".auth-container").filter(has_text="passwordFlow")
+    password_flow.locator("#oauth_username").fill("coordinator")
+    password_flow.locator("#oauth_password").fill(DEMO_PASSWORD)
+    password_flow.locator("button.authorize").click()
+    password_flow.locator("h6", has_text="Authorized").wait_for(timeout=20000)
+    password_flow.locator("button.btn-done").click()
+    stats = page.locator("#operations-land_release_ledger-read_stats_api_v1_stats_get")
+    stats.locator(".opblock-summary").click()
+    # the documented example answer is shown before anything is sent
+    assert '"released"' in stats.locator(".example, .microlight").first.inner_text()
+    stats.locator(".try-out__btn").click()
+    stats.locator(".execute").click()
+    status = stats.locator(".live-responses-table tr.response .response-col_status").first
+    status.wait_for(timeout=20000)
+    assert status.inner_text().strip() == "200"
+    assert '"released"' in stats.locator(".live-responses-table .microlight").first.inner_text()
     assert errors == []
     page.close()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Conn, CurrentUser
 from api.schemas import Link
@@ -20,7 +20,18 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 JSON = "application/json"
 
 
+_ENTRY_EXAMPLE: dict[str, Any] = {
+    "id": 48213, "at": "2025-03-02T09:14:00Z", "actor": "operator.tablet7",
+    "action": "update", "entity": "hazard_area",
+    "entity_id": "3f2c6a1e-8b4d-4c7a-9e21-5d0b7f6a9c13",
+    "programme_id": "0e6b3a9d-2c4f-4d8e-b1a7-6f9c2e5d8a30",
+    "before": {"status": "open", "version": 2}, "after": {"status": "worked_on", "version": 3},
+    "reason": "first progress report of task UA-KH-T-0042"}
+
+
 class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ENTRY_EXAMPLE]})
+
     id: int
     at: datetime
     actor: str = Field(description="a username, or `cli:<os user>` for the command line")
@@ -34,6 +45,11 @@ class AuditEntryPublic(BaseModel):
 
 
 class AuditPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "entries": [_ENTRY_EXAMPLE], "links": [{
+            "href": "/api/v1/audit?entity=hazard_area&limit=100&after=48213", "rel": "next",
+            "type": "application/json"}]}]})
+
     entries: list[AuditEntryPublic] = Field(description="newest first")
     links: list[Link] = Field(description="`next` while there are older rows")
 

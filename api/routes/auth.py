@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import (
     AppSettings,
@@ -26,6 +26,11 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class TokenInfoPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "6a1f3c8e-9d2b-4e7a-b5c4-3f0d8e2a1b97", "username": "coordinator",
+        "created_at": "2025-03-02T07:55:00Z", "expires_at": "2025-03-02T19:55:00Z",
+        "current": True}]})
+
     id: UUID
     username: str
     created_at: datetime
@@ -38,8 +43,8 @@ def create_token(
     request: Request,
     conn: BareConn,
     settings: AppSettings,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[str, Form(examples=["coordinator"])],
+    password: Annotated[str, Form(examples=["a long passphrase"])],
 ) -> TokenPublic:
     """Exchanges a username and password (form fields) for a bearer token. Repeated
     failures for a user or from an address are refused for a while (429, Retry-After)."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.deps import AppSettings, Conn, CurrentUser, HazardScope
+from api.records import GEOJSON, Cursor, GeoJSONResponse, Limit, bbox_of, page_links
 from api.schemas import (
     BoundaryChange,
     HazardAreaPublic,
@@ -17,15 +20,20 @@ from api.schemas import (
     LedgerPublic,
     ReleaseCreate,
     ReleasePublic,
+    StatsPublic,
     TransitionCreate,
     TransitionPublic,
 )
+from api.schemas_releases import ReleaseFeature, ReleasesPublic
 from survey import access
 from survey.domain.geometry import GeometryLimits, as_multipolygon, to_geojson
 from survey.domain.models import ActivityReport, HazardArea, Release
-from survey.domain.vocab import Method, Product
+from survey.domain.vocab import Classification, HazardStatus, Method, Product
 from survey.errors import InvalidInput, PreconditionRequired
-from survey.ledger import boundary, history, lifecycle, record_release, stats
+from survey.ledger import boundary, history, lifecycle, stats
+from survey.records import releases as release_records
+from survey.records import reports
+from survey.records.paging import ListFilter
 from survey.store import repo
 from survey.store.hazards import hazard_area_feature, require_visible
 
@@ -54,19 +62,85 @@ def create_release(body: ReleaseCreate, conn: Conn, user: CurrentUser, limits: L
                    response: Response) -> ReleasePublic:
     """Books a cancelled, reduced or cleared polygon against its hazard area."""
     report = repo.get(conn, ActivityReport, id=body.activity_report_id)
-    access.check_write(user, programme_id=report.programme_id,
-                       organisation_id=report.organisation_id)
-    if report.hazard_area_id != body.hazard_area_id:
-        raise InvalidInput("the activity report belongs to another hazard area")
     geom = as_multipolygon(body.geometry, limits=limits)
     fields = body.model_dump(exclude={"id", "geometry"}, exclude_none=True)
     release = Release(programme_id=report.programme_id, geom=geom,
                       **({"id": body.id} if body.id else {}), **fields)
-    booked = record_release(conn, release=release, actor=user.username)
+    # the report's rules (live, its own hazard area, the caller's organisation) in survey
+    booked = reports.book_release(conn, principal=user, release=release)
     if booked.already_booked:
         response.status_code = 200
     return _public(booked.release, submitted_m2=booked.submitted_m2,
                    remaining_area_m2=booked.remaining_area_m2, warnings=list(booked.warnings))
+
+
+RELEASE_SORTS = ", ".join(release_records.RELEASES.sort_names())
+
+
+@router.get("/releases", response_model=ReleasesPublic, response_class=GeoJSONResponse)
+def list_releases(
+    request: Request,
+    conn: Conn,
+    user: CurrentUser,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat: releases "
+                                      "meeting the box", max_length=200)] = None,
+    hazard_area_id: UUID | None = None,
+    activity_report_id: UUID | None = None,
+    product: Product | None = None,
+    method: Method | None = None,
+    technical_asset: bool | None = None,
+    organisation_id: Annotated[UUID | None, Query(
+        description="the organisation that released the land")] = None,
+    project_id: UUID | None = None,
+    donor_id: UUID | None = None,
+    admin_area_id: UUID | None = None,
+    classification: Annotated[Classification | None, Query(
+        description="of the hazard area, now")] = None,
+    status: Annotated[HazardStatus | None, Query(
+        description="of the hazard area, now")] = None,
+    date_from: Annotated[date | None, Query(description="released on or after")] = None,
+    date_to: Annotated[date | None, Query(description="released on or before")] = None,
+    sort: Annotated[str | None, Query(description=f"one of {RELEASE_SORTS} (- for "
+                                      "descending)",
+                                      pattern=release_records.RELEASES.sort_pattern())] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Lists the releases the caller may see (a donor: its projects'; the public: the
+    released land of its programme) as a GeoJSON FeatureCollection; keyset pages, follow
+    the `next` link. The filters mean what the reports' figures mean: the sum of
+    `area_m2` over every page is the released-land figure that links here."""
+    filters = ListFilter(
+        bbox=bbox_of(bbox), organisation_id=organisation_id, project_id=project_id,
+        donor_id=donor_id, admin_area_id=admin_area_id, date_from=date_from, date_to=date_to,
+        status=status.value if status else None,
+        classification=classification.value if classification else None,
+        equals={"hazard_area_id": hazard_area_id, "activity_report_id": activity_report_id,
+                "product": product.value if product else None,
+                "method": method.value if method else None,
+                "technical_asset": technical_asset})
+    page = release_records.list_releases(conn, principal=user, filters=filters, sort=sort,
+                                         cursor=cursor, limit=limit)
+    return {"type": "FeatureCollection", "features": page.rows,
+            "numberReturned": len(page.rows),
+            "links": page_links(request, page, media_type=GEOJSON)}
+
+
+_RELEASE_ETAG: dict[int | str, dict[str, Any]] = {200: {"headers": {"ETag": {
+    "description": "changes whenever the release does (a split moves it to another area)",
+    "schema": {"type": "string"}}}}}
+
+
+@router.get("/releases/{release_id}", response_model=ReleaseFeature,
+            responses=_RELEASE_ETAG, response_class=GeoJSONResponse)
+def read_release(release_id: UUID, conn: Conn, user: CurrentUser,
+                 response: Response) -> dict[str, Any]:
+    """One booked release as a GeoJSON Feature. Releases are never edited (a wrong one is
+    corrected by a re-survey); the ETag is a digest of the feature."""
+    feature = release_records.release_feature(conn, principal=user, release_id=release_id)
+    digest = hashlib.sha256(json.dumps(feature, sort_keys=True, default=str).encode())
+    response.headers["ETag"] = f'"{digest.hexdigest()[:32]}"'
+    return feature
 
 
 @router.get("/hazard-areas/{hazard_area_id}/ledger", response_model=LedgerPublic)
@@ -163,7 +237,7 @@ def create_hazard_area_split(hazard_area_id: UUID, body: BoundaryChange, edit: E
     return hazard_area_feature(conn, scope=scope, hazard_area_id=child.id)
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=StatsPublic, response_model_exclude_unset=True)
 def read_stats(
     conn: Conn,
     user: CurrentUser,

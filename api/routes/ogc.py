@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -132,7 +133,8 @@ def _wants_html(request: Request) -> bool:
 
 
 def _json(body: Any, media: str = JSON) -> Response:
-    return Response(json.dumps(body, default=str).encode(), media_type=media)
+    return Response(orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS),
+                    media_type=media)
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -375,7 +377,7 @@ def list_items(collection_id: str, request: Request, conn: Conn,
             "timeStamp": _timestamp(), "links": links}
     # the features go out as PostgreSQL wrote them: never decoded here
     body = b"".join((b'{"type":"FeatureCollection","features":[', page.features.encode(),
-                     b"],", json.dumps(tail).encode()[1:]))
+                     b"],", orjson.dumps(tail)[1:]))
     return Response(body, media_type=GEOJSON)
 
 
@@ -398,5 +400,5 @@ def read_item(collection_id: str, feature_id: str, request: Request, conn: Conn,
         rows.append(["geometry", escape(geometry["type"])])
         return _html(request, f"{collection.title}: {feature_id}",
                      _table(rows, ["Property", "Value"]))
-    body = feature[:feature.rindex("}")] + ', "links": ' + json.dumps(links) + "}"
+    body = feature[:feature.rindex("}")] + ',"links":' + orjson.dumps(links).decode() + "}"
     return Response(body.encode(), media_type=GEOJSON)

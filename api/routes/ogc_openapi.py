@@ -85,24 +85,78 @@ SCHEMAS["FeatureCollection"] = {
                    "numberReturned": {"type": "integer", "minimum": 0}}}
 
 
-def ok(description: str, **content: dict[str, Any]) -> dict[str, Any]:
-    """A 200 response with a schema per media type (`content` keys are media types)."""
-    return {"200": {"description": description,
-                    "content": {media: {"schema": schema} for media, schema in content.items()}}}
+def ok(description: str, *, example: Any = None, **content: dict[str, Any]) -> dict[str, Any]:
+    """A 200 response with a schema per media type (`content` keys are media types);
+    `example` goes with each media type but HTML."""
+    media_types: dict[str, Any] = {}
+    for media, schema in content.items():
+        media_types[media] = {"schema": schema}
+        if example is not None and media != HTML:
+            media_types[media]["example"] = example
+    return {"200": {"description": description, "content": media_types}}
 
+
+# examples for /docs, as a client signed in as `coordinator` sees them
+_BASE = "http://demine.example.org/ogc"
+_EX_COLLECTION: dict[str, Any] = {
+    "id": "hazard-areas", "title": "Hazard areas",
+    "description": "Suspected and confirmed hazard areas with their remaining ground",
+    "itemType": "feature", "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+    "storageCrs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "links": [{"href": f"{_BASE}/collections/hazard-areas/items", "rel": "items",
+               "type": GEOJSON, "title": "the features"}],
+    "extent": {"spatial": {"bbox": [[36.93, 48.97, 37.61, 49.42]],
+                           "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+               "temporal": {"interval": [["2024-11-04T00:00:00Z", "2025-03-01T23:59:59Z"]],
+                            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}}}
+_EX_FEATURE: dict[str, Any] = {
+    "type": "Feature", "id": "3f2c6a1e-8b4d-4c7a-9e21-5d0b7f6a9c13",
+    "geometry": {"type": "MultiPolygon", "coordinates": [[[
+        [37.251, 49.201], [37.259, 49.201], [37.259, 49.206], [37.251, 49.206],
+        [37.251, 49.201]]]]},
+    "properties": {"local_id": "UA-KH-000123", "classification": "CHA",
+                   "status": "worked_on", "area_m2": 323650.4,
+                   "remaining_area_m2": 190870.2}}
 
 # the 200 answers of each kind of route, by media type
-LANDING_OK = ok("The landing page", **{JSON: SCHEMAS["LandingPage"], HTML: _HTML})
-CONFORMANCE_OK = ok("The conformance classes", **{JSON: SCHEMAS["Conformance"], HTML: _HTML})
-API_OK = ok("This API definition (OpenAPI 3.0)", **{OPENAPI: {"type": "object"}})
-COLLECTIONS_OK = ok("The collections", **{JSON: SCHEMAS["Collections"], HTML: _HTML})
-COLLECTION_OK = ok("A collection", **{JSON: SCHEMAS["Collection"], HTML: _HTML})
+LANDING_OK = ok("The landing page", **{JSON: SCHEMAS["LandingPage"], HTML: _HTML}, example={
+    "title": "demine — OGC API Features",
+    "description": "Hazard areas, released land, remaining ground, tasks, device finds, "
+                   "evidence and marker points of the programme",
+    "links": [{"href": f"{_BASE}/api", "rel": "service-desc", "type": OPENAPI},
+              {"href": f"{_BASE}/conformance", "rel": "conformance", "type": JSON},
+              {"href": f"{_BASE}/collections", "rel": "data", "type": JSON}]})
+CONFORMANCE_OK = ok("The conformance classes", **{JSON: SCHEMAS["Conformance"], HTML: _HTML},
+                    example={"conformsTo": [
+                        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+                        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"]})
+API_OK = ok("This API definition (OpenAPI 3.0)", **{OPENAPI: {"type": "object"}}, example={
+    "openapi": "3.0.3", "info": {"title": "demine OGC API Features", "version": "1.0"},
+    "paths": {"/collections/hazard-areas/items": {"get": {
+        "operationId": "list_hazard_areas"}}}})
+COLLECTIONS_OK = ok("The collections", **{JSON: SCHEMAS["Collections"], HTML: _HTML},
+                    example={"links": [{"href": f"{_BASE}/collections", "rel": "self",
+                                        "type": JSON}],
+                             "collections": [_EX_COLLECTION]})
+COLLECTION_OK = ok("A collection", **{JSON: SCHEMAS["Collection"], HTML: _HTML},
+                   example=_EX_COLLECTION)
 QUERYABLES_OK = ok("The properties a filter may use (JSON Schema)",
                    **{SCHEMA_JSON: SCHEMAS["Queryables"], JSON: SCHEMAS["Queryables"],
-                      HTML: _HTML})
+                      HTML: _HTML}, example={
+                       "$schema": "https://json-schema.org/draft/2020-12/schema",
+                       "$id": f"{_BASE}/collections/hazard-areas/queryables",
+                       "type": "object", "title": "Hazard areas",
+                       "properties": {"classification": {"type": "string",
+                                                         "enum": ["SHA", "CHA"]},
+                                      "local_id": {"type": "string"}}})
 ITEMS_OK = ok("A page of features (numberMatched is the planner's estimate above 10,000 "
-              "features)", **{GEOJSON: SCHEMAS["FeatureCollection"], HTML: _HTML})
-ITEM_OK = ok("A feature", **{GEOJSON: SCHEMAS["Feature"], HTML: _HTML})
+              "features)", **{GEOJSON: SCHEMAS["FeatureCollection"], HTML: _HTML}, example={
+                  "type": "FeatureCollection", "features": [_EX_FEATURE],
+                  "timeStamp": "2025-03-02T09:14:00Z", "numberMatched": 1,
+                  "numberReturned": 1, "links": [{
+                      "href": f"{_BASE}/collections/hazard-areas/items?limit=100",
+                      "rel": "self", "type": GEOJSON}]})
+ITEM_OK = ok("A feature", **{GEOJSON: SCHEMAS["Feature"], HTML: _HTML}, example=_EX_FEATURE)
 
 
 def _query(name: str, description: str, schema: dict[str, Any],

@@ -1,4 +1,4 @@
-"""HTML pages for people: sign-in, the landing page and the overview map."""
+"""HTML pages for people: sign-in and the landing page (the maps: api/routes/maps.py)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,10 @@ from api.deps import (
     keep_csrf_token,
     secure_cookies,
     sign_in_limits,
-    token_of,
 )
 from api.settings import ApiSettings
-from maps.overview import overview_map
-from survey import access, auth
-from survey.domain.vocab import Role
+from survey import auth
 from survey.errors import Forbidden, TooManyAttempts, Unauthorized
-from survey.store.hazards import (
-    admin_area_collection,
-    hazard_area_features,
-    release_collection,
-)
 
 router = APIRouter(include_in_schema=False)
 
@@ -167,25 +159,3 @@ def delete_session(request: Request, conn: Conn, settings: AppSettings,
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict",
                            secure=secure_cookies(request, settings))
     return response
-
-
-@router.get("/maps/overview")
-def read_overview_map(request: Request, conn: Conn, settings: AppSettings) -> Response:
-    """Overview map of the hazard areas the signed-in user may see."""
-    token = token_of(request)
-    try:
-        if not token:
-            raise Unauthorized("sign in to see the map")
-        principal = auth.authenticate(conn, token=token)
-    except Unauthorized:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    features: list[dict[str, object]] = []
-    if principal.role != Role.PUBLIC:  # the public sees released land only
-        features, _ = hazard_area_features(conn, scope=access.hazard_scope(principal),
-                                           limit=20000)
-    admin = admin_area_collection(conn, programme_id=principal.programme_id, min_level=3)
-    released = release_collection(conn, scope=access.release_scope(principal))
-    fmap = overview_map({"type": "FeatureCollection", "features": features},
-                        admin_areas=admin, releases=released, basemap_url=settings.basemap_url,
-                        title="Hazard areas" if features else "Released land")
-    return HTMLResponse(fmap.get_root().render())

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AppSettings, Conn, CurrentUser
 from api.errors import STATUS, problem
@@ -29,7 +29,20 @@ MAX_OFFSET = 1_000_000_000
 API_MAPPINGS = ("nts", "progress-report", "device-find", *(k.value for k in RecordKind))
 
 
+_SUMMARY_EXAMPLE: dict[str, Any] = {
+        "id": "b8d3f1a2-4c6e-4f9a-8b2d-1e7c5a9f3d60", "status": "validated",
+        "kind": "hazard-areas", "format": "kobo_csv",
+        "source_file": "nts_kharkiv_2025-03-01.csv",
+        "source_sha256": "9f2b5c1d7e3a8f4b6c0d2e9a1b7f3c5d8e0a4b6c2d9f1e3a7b5c8d0f2e4a6b9c",
+        "submitted_at": "2025-03-01T16:40:00Z",
+        "organisation_id": "5a7d2c9e-1f3b-4e6a-8c0d-9b2e4f6a1c38",
+        "decided_at": None, "decision_reason": None,
+        "counts": {"rows": 12, "errors": 0, "warnings": 1}}
+
+
 class SubmissionSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
+
     id: UUID
     status: SubmissionStatus
     kind: str | None
@@ -44,6 +57,9 @@ class SubmissionSummary(BaseModel):
 
 
 class SubmissionsPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "submissions": [_SUMMARY_EXAMPLE], "limit": 100, "offset": 0}]})
+
     submissions: list[SubmissionSummary]
     limit: int
     offset: int
@@ -53,6 +69,12 @@ class SubmissionPublic(SubmissionSummary):
     """A submission with its report: source CRS, counts, totals per kind, every issue
     (row, field, severity, message). `repeat` says why an upload changed nothing."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY_EXAMPLE | {
+        "repeat": None, "dry_run": False,
+        "report": {"source_crs": "EPSG:4326", "totals": {"hazard-areas": 12}},
+        "issues": [{"row": 7, "field": "date_of_information", "severity": "warning",
+                    "message": "date is before the programme's records begin"}]}]})
+
     repeat: str | None = None
     dry_run: bool = False
     report: dict[str, Any] = Field(default_factory=dict)
@@ -60,10 +82,17 @@ class SubmissionPublic(SubmissionSummary):
 
 
 class SubmissionReject(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "rows 3-7 repeat UA-KH-000123 with a different boundary: resend"}]})
+
     reason: Annotated[str, Text(2_000, min_length=3)]
 
 
 class ApprovalPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "submission_id": "b8d3f1a2-4c6e-4f9a-8b2d-1e7c5a9f3d60", "status": "approved",
+        "written": {"hazard_area": 12}, "warnings": []}]})
+
     submission_id: UUID
     status: SubmissionStatus
     written: dict[str, int]
@@ -103,11 +132,14 @@ def create_submission(
     principal: CurrentUser,
     settings: AppSettings,
     file: Annotated[UploadFile, File(description="the field file as exported")],
-    kind: Annotated[RecordKind, Form(description="what the file holds")],
+    kind: Annotated[RecordKind, Form(description="what the file holds",
+                                     examples=["hazard-areas"])],
     mapping: Annotated[str | None, Form(description="a shipped mapping: "
-                                        + ", ".join(API_MAPPINGS), max_length=64)] = None,
+                                        + ", ".join(API_MAPPINGS), max_length=64,
+                                        examples=["nts"])] = None,
     programme_id: Annotated[UUID | None, Form(
-        description="for accounts that belong to no programme (admins)")] = None,
+        description="for accounts that belong to no programme (admins)",
+        examples=["0e6b3a9d-2c4f-4d8e-b1a7-6f9c2e5d8a30"])] = None,
     dry_run: Annotated[bool, Query(description="check only, keep nothing")] = False,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                                   description="the same key again answers "

@@ -11,7 +11,7 @@ answer to its creation, once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -36,7 +36,22 @@ FullName = Annotated[str, Text(200, min_length=1)]
 Password = Annotated[str, Field(min_length=1, max_length=accounts.MAX_PASSWORD, strict=True)]
 
 
+_USER_EXAMPLE: dict[str, Any] = {
+        "id": "2d9f4b7a-6e1c-4a3d-9b8f-0c5e7a2d4f16",
+        "programme_id": "0e6b3a9d-2c4f-4d8e-b1a7-6f9c2e5d8a30", "username": "operator.tablet7",
+        "full_name": "HALO team 3 tablet", "role": "operator",
+        "organisation_id": "5a7d2c9e-1f3b-4e6a-8c0d-9b2e4f6a1c38", "donor_id": None,
+        "active": True, "created_at": "2025-02-03T08:30:00Z"}
+_TOKEN_EXAMPLE: dict[str, Any] = {
+        "id": "6a1f3c8e-9d2b-4e7a-b5c4-3f0d8e2a1b97",
+        "user_id": "2d9f4b7a-6e1c-4a3d-9b8f-0c5e7a2d4f16", "username": "operator.tablet7",
+        "name": "tablet 7", "kind": "device", "created_at": "2025-02-03T08:35:00Z",
+        "expires_at": "2025-08-02T08:35:00Z", "revoked_at": None}
+
+
 class UserPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_USER_EXAMPLE]})
+
     id: UUID
     programme_id: UUID | None
     username: str
@@ -49,6 +64,11 @@ class UserPublic(BaseModel):
 
 
 class UsersPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "users": [_USER_EXAMPLE], "links": [{
+            "href": "/api/v1/users?limit=50&after=operator.tablet7", "rel": "next",
+            "type": "application/json"}]}]})
+
     users: list[UserPublic]
     links: list[Link] = Field(description="`next` while there are more accounts")
 
@@ -101,6 +121,8 @@ class TokenCreate(BaseModel):
 
 
 class TokenInfoPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_TOKEN_EXAMPLE]})
+
     id: UUID
     user_id: UUID
     username: str
@@ -112,6 +134,9 @@ class TokenInfoPublic(BaseModel):
 
 
 class TokenIssued(TokenInfoPublic):
+    model_config = ConfigDict(json_schema_extra={"examples": [_TOKEN_EXAMPLE | {
+        "access_token": "dm_8HkP2wQ7rZ4tYc9VbN3mLs6Jx1", "token_type": "bearer"}]})
+
     access_token: str = Field(description="shown this once: it is kept hashed")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
 

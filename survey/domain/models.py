@@ -91,6 +91,8 @@ class Organisation(Record):
     kind: OrganisationKind
     country_iso: str | None = None
     created_at: datetime | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class Team(Record):
@@ -102,6 +104,8 @@ class Team(Record):
     name: str
     capabilities: list[Capability] = Field(default_factory=list)
     created_at: datetime | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class Donor(Record):
@@ -112,6 +116,8 @@ class Donor(Record):
     name: str
     country_iso: str | None = None
     created_at: datetime | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class Project(Record):
@@ -127,6 +133,9 @@ class Project(Record):
     target_area_m2: float | None = None
     target_devices: int | None = None
     created_at: datetime | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
+    budget_usd: Decimal | None = None  # migration 0014; reports give the cost per m²
 
 
 class AppUser(Record):
@@ -170,6 +179,8 @@ class AdminArea(Record):
     name: str
     geom: MultiPolygonField
     area_m2: float | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class Submission(Record):
@@ -277,6 +288,10 @@ class EvidencePoint(Record):
     geom: PointField
     created_at: datetime | None = None
     provenance: dict[str, Any] | None = None
+    # ETag / If-Match, the reporting organisation, soft delete (0012)
+    version: int = 1
+    organisation_id: UUID | None = None
+    deleted_at: datetime | None = None
 
 
 class OrdnanceType(Record):
@@ -289,6 +304,8 @@ class OrdnanceType(Record):
     aliases: list[str] = Field(default_factory=list)
     origin: str | None = None
     description: str | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class Task(Record):
@@ -310,6 +327,9 @@ class Task(Record):
     version: int = 1
     created_at: datetime | None = None
     provenance: dict[str, Any] | None = None
+    # the record API (0011): when it last changed, and soft delete
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
 
 
 class TaskHazardArea(Record):
@@ -344,6 +364,15 @@ class ActivityReport(Record):
     submission_id: UUID | None = None
     created_at: datetime | None = None
     provenance: dict[str, Any] | None = None
+    # the record API (0011): a version (the ETag), when it last changed, and soft delete
+    version: int = 1
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    # beneficiaries of a handover, by sex and age (0011)
+    beneficiaries_men: int | None = None
+    beneficiaries_women: int | None = None
+    beneficiaries_boys: int | None = None
+    beneficiaries_girls: int | None = None
 
 
 class Release(Record):
@@ -392,6 +421,10 @@ class MarkerPoint(Record):
     description: str | None = None
     geom: PointField
     provenance: dict[str, Any] | None = None
+    # ETag / If-Match, the reporting organisation, soft delete (0012)
+    version: int = 1
+    organisation_id: UUID | None = None
+    deleted_at: datetime | None = None
 
 
 class DeviceFind(Record):
@@ -412,6 +445,10 @@ class DeviceFind(Record):
     disposal_date: date | None = None
     geom: PointField
     provenance: dict[str, Any] | None = None
+    # ETag / If-Match, the reporting organisation, soft delete (0012)
+    version: int = 1
+    organisation_id: UUID | None = None
+    deleted_at: datetime | None = None
 
 
 def _as_multilinestring(value: Any) -> MultiLineString:
@@ -463,6 +500,10 @@ class Accident(Record):
     ordnance_type_id: UUID | None = None
     description: str | None = None
     geom: PointField
+    # ETag / If-Match, the reporting organisation, soft delete (0012)
+    version: int = 1
+    organisation_id: UUID | None = None
+    deleted_at: datetime | None = None
 
 
 class Victim(Record):
@@ -477,6 +518,8 @@ class Victim(Record):
     outcome: str
     activity_at_time: str | None = None
     tampered: bool | None = None
+    # ETag / If-Match (0012)
+    version: int = 1
 
 
 class AuditEntry(Record):

@@ -270,7 +270,8 @@ TRACK_FIELDS = (
 
 # records tied to a hazard area belong to a project when the area is worked under it
 _AREA_PROJECT = ("EXISTS (SELECT 1 FROM task_hazard_area th JOIN task pt ON pt.id = th.task_id "
-                 "WHERE th.hazard_area_id = h.id AND pt.project_id = %(project_id)s)")
+                 "WHERE th.hazard_area_id = h.id AND pt.project_id = %(project_id)s "
+                 "AND pt.deleted_at IS NULL)")
 _AREA_STATUS = "h.status = %(status)s"
 
 LAYERS: dict[ExportKind, Layer] = {
@@ -520,9 +521,16 @@ def has_tracks(conn: psycopg.Connection) -> bool:
 # --- the query of one layer ------------------------------------------------------------------
 
 
+# the kinds that are soft-deleted: a deleted record stays for the audit trail, unexported
+_LIVE = {ExportKind.EVIDENCE_POINTS: "e", ExportKind.MARKER_POINTS: "m",
+         ExportKind.DEVICE_FINDS: "d", ExportKind.TASKS: "t"}
+
+
 def _conditions(layer: Layer, filters: ExportFilter) -> tuple[list[sql.Composable],
                                                               dict[str, Any]]:
     parts: list[sql.Composable] = []
+    if layer.kind in _LIVE:
+        parts.append(sql.SQL("{}.deleted_at IS NULL").format(sql.Identifier(_LIVE[layer.kind])))
     params: dict[str, Any] = {}
     geom = sql.SQL(layer.geometry)
     if filters.bbox is not None:

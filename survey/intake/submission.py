@@ -110,8 +110,9 @@ APPROVAL_ORDER = (RecordKind.HAZARD_AREAS, RecordKind.TASKS, RecordKind.ACTIVITY
 ORGANISATION_FIELDS = ("organisation_id", "reporting_organisation_id")
 
 # columns the submission sets, never the file
+# deleted_at too: a field file cannot arrive already deleted (soft delete is an API act)
 _FROM_SUBMISSION = frozenset({"programme_id", "submission_id", "provenance", "created_at",
-                              "updated_at", "status_changed_at"})
+                              "updated_at", "status_changed_at", "deleted_at"})
 
 
 # --- results ------------------------------------------------------------------------

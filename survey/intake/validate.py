@@ -316,6 +316,8 @@ def _split_point(row: _Row, column: str) -> Point | None:
 
 # --- the store: references looked up once per batch or once per run ---
 
+# a soft-deleted task or report is not found: nothing live may hang on a deleted record
+
 HAZARDS = """
 SELECT id, local_id, status FROM hazard_area
 WHERE programme_id = %(programme_id)s AND (local_id = ANY(%(keys)s) OR id = ANY(%(ids)s))
@@ -323,10 +325,11 @@ WHERE programme_id = %(programme_id)s AND (local_id = ANY(%(keys)s) OR id = ANY(
 TASKS = """
 SELECT id, local_id, organisation_id FROM task
 WHERE programme_id = %(programme_id)s AND (local_id = ANY(%(keys)s) OR id = ANY(%(ids)s))
+  AND deleted_at IS NULL
 """
 REPORTS = """
 SELECT id, hazard_area_id, organisation_id FROM activity_report
-WHERE programme_id = %(programme_id)s AND id = ANY(%(ids)s)
+WHERE programme_id = %(programme_id)s AND id = ANY(%(ids)s) AND deleted_at IS NULL
 """
 RELEASES = """
 SELECT id, hazard_area_id FROM release

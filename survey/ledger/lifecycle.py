@@ -53,15 +53,17 @@ STATE = """
 SELECT h.classification, h.status, h.remaining_area_m2, h.programme_id,
        p.closure_threshold_m2,
        EXISTS (SELECT 1 FROM evidence_point e WHERE e.hazard_area_id = h.id
-               AND e.evidence = 'direct') AS has_direct_evidence,
+               AND e.evidence = 'direct' AND e.deleted_at IS NULL) AS has_direct_evidence,
        EXISTS (SELECT 1 FROM task_hazard_area th JOIN task t ON t.id = th.task_id
                WHERE th.hazard_area_id = h.id AND t.activity_type = 'TS'
-                 AND t.status IN ('active', 'completed')) AS has_ts_task,
-       EXISTS (SELECT 1 FROM device_find d WHERE d.hazard_area_id = h.id) AS has_finds,
+                 AND t.status IN ('active', 'completed') AND t.deleted_at IS NULL)
+           AS has_ts_task,
+       EXISTS (SELECT 1 FROM device_find d WHERE d.hazard_area_id = h.id
+               AND d.deleted_at IS NULL) AS has_finds,
        EXISTS (SELECT 1 FROM activity_report a WHERE a.hazard_area_id = h.id
-               AND a.kind = 'completion') AS has_completion,
+               AND a.kind = 'completion' AND a.deleted_at IS NULL) AS has_completion,
        EXISTS (SELECT 1 FROM activity_report a WHERE a.hazard_area_id = h.id
-               AND a.kind = 'handover') AS has_handover
+               AND a.kind = 'handover' AND a.deleted_at IS NULL) AS has_handover
 FROM hazard_area h JOIN programme p ON p.id = h.programme_id
 WHERE h.id = %(id)s
 FOR UPDATE OF h

@@ -183,7 +183,8 @@ def _hazard_where(f: StatsFilter) -> sql.Composable:
         parts.append(sql.SQL(
             "EXISTS (SELECT 1 FROM task_hazard_area th JOIN task t ON t.id = th.task_id "
             "LEFT JOIN project p ON p.id = t.project_id "
-            "WHERE th.hazard_area_id = h.id AND {})").format(_and(funded)))
+            "WHERE th.hazard_area_id = h.id AND t.deleted_at IS NULL AND {})").format(
+                _and(funded)))
     return _and(parts)
 
 
@@ -233,8 +234,11 @@ def _report_scope(alias: str, f: StatsFilter, date_column: str,
                   report_column: str | None) -> tuple[sql.Composable, sql.Composable]:
     """Joins and conditions for rows tied to an activity report: only the joins a filter
     needs are made (`report_column` is how `alias` reaches its report, or None when
-    `alias` is the report itself)."""
-    parts = _dates(alias, date_column, f)
+    `alias` is the report itself). Soft-deleted rows are left out (a live find's report
+    is live: a report is deleted only after its finds)."""
+    # deleted_at IS NULL also lets the planner use the partial indexes on live rows
+    parts = [sql.SQL("{}.deleted_at IS NULL").format(sql.Identifier(alias)),
+             *_dates(alias, date_column, f)]
     if f.programme_id is not None:
         parts.append(_eq(alias, "programme_id", f.programme_id))
     joins: list[sql.Composable] = []

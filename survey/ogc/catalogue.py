@@ -116,6 +116,12 @@ _DONOR_PROJECT = sql.SQL(
     "EXISTS (SELECT 1 FROM project sp WHERE sp.id = {project} AND sp.donor_id = {donor})")
 
 
+def _live(alias: str, scope: sql.Composable) -> sql.Composable:
+    """`scope` on the rows of `alias` that are not soft-deleted: a deleted field record
+    is kept for the audit trail, never served as a feature (nor counted, nor in extents)."""
+    return sql.SQL("{}.deleted_at IS NULL AND {}").format(sql.Identifier(alias), scope)
+
+
 def _hazard_scope(principal: Principal) -> sql.Composable:
     return access.hazard_scope(principal, "h")
 
@@ -126,7 +132,7 @@ def _release_scope(principal: Principal) -> sql.Composable:
 
 def _device_find_scope(principal: Principal) -> sql.Composable:
     # a donor sees the finds of its own projects' reports, as its figures count them
-    scope = _in_programme(principal, "d")
+    scope = _live("d", _in_programme(principal, "d"))
     if principal.role != Role.DONOR:
         return scope
     return sql.SQL("{} AND {}").format(scope, _DONOR_REPORT.format(
@@ -135,7 +141,7 @@ def _device_find_scope(principal: Principal) -> sql.Composable:
 
 
 def _task_scope(principal: Principal) -> sql.Composable:
-    scope = _in_programme(principal, "t")
+    scope = _live("t", _in_programme(principal, "t"))
     if principal.role != Role.DONOR:
         return scope
     return sql.SQL("{} AND {}").format(scope, _DONOR_PROJECT.format(
@@ -143,7 +149,7 @@ def _task_scope(principal: Principal) -> sql.Composable:
 
 
 def _evidence_scope(principal: Principal) -> sql.Composable:
-    scope = _in_programme(principal, "e")
+    scope = _live("e", _in_programme(principal, "e"))
     if principal.role != Role.DONOR:
         return scope
     return sql.SQL("{} AND {}").format(scope, _area_visible(
@@ -153,7 +159,7 @@ def _evidence_scope(principal: Principal) -> sql.Composable:
 def _marker_scope(principal: Principal) -> sql.Composable:
     # a marker belongs to a hazard area or to a release: a donor sees it when it may see
     # that area, or that release (its own projects' releases only)
-    scope = _in_programme(principal, "m")
+    scope = _live("m", _in_programme(principal, "m"))
     if principal.role != Role.DONOR:
         return scope
     release = sql.SQL(

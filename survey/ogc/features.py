@@ -11,7 +11,6 @@ One small function per clause: `_where` (scope, bbox, dates, property filters, C
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,12 +24,7 @@ from survey.errors import InvalidQuery, NotFound
 from survey.ogc import cql2
 from survey.ogc.catalogue import Collection, Field
 from survey.ogc.query import ItemQuery, Period
-from survey.store.hazards import GEOJSON_DIGITS
-
-# Below this many estimated rows the count is exact (a count over the matching rows
-# costs little); above it numberMatched is the planner's estimate, as counting a whole
-# national store on every page would cost more than the page.
-EXACT_COUNT_BELOW = 10_000
+from survey.store.hazards import EXACT_COUNT_BELOW, count_matching, feature_text_sql
 
 
 class _Params:
@@ -154,38 +148,27 @@ def _where(collection: Collection, principal: Principal, query: ItemQuery,
 
 # --- SELECT: one Feature ---
 
-# Concatenated as text rather than json_build_object(..., ST_AsGeoJSON(...)::json): the
-# cast would parse every geometry's JSON again only to check it, a third of the cost of
-# a page of large polygons. Both halves are JSON already (PostGIS and json_build_object).
-FEATURE = """
-'{{"type":"Feature","id":' || to_json({key})::text
-|| ',"geometry":' || coalesce(ST_AsGeoJSON({geom}, {digits}), 'null')
-|| ',"properties":' || json_build_object({props})::text || '}}'
-"""
-
-
 def _feature(collection: Collection) -> sql.Composable:
-    props = sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(f.name), f.expr)
-                               for f in collection.fields)
-    return sql.SQL(FEATURE).format(key=collection.key, geom=collection.geometry,
-                                   digits=sql.Literal(GEOJSON_DIGITS), props=props)
+    return feature_text_sql(collection.key, collection.geometry,
+                            ((f.name, f.expr) for f in collection.fields))
 
 
 # --- the page ---
 
 # The keys of the page are chosen first and only their features are built: rows skipped
 # by OFFSET are never serialised. With a bbox, the matching keys are MATERIALIZED (an
-# optimisation fence): the GiST index finds the box and the page is sorted from those
-# few rows. Without the fence the planner may walk the primary key in order and test
-# the box on every row it passes, which on ids that follow the ground (generated,
-# imported in order) reads most of the table for a box in the middle of it.
+# optimisation fence): the GiST index finds the box, the page is sorted from those
+# few rows, and they are counted for free (numberMatched exact, no second query).
+# Without the fence the planner may walk the primary key in order and test the box on
+# every row it passes, which on ids that follow the ground (generated, imported in
+# order) reads most of the table for a box in the middle of it.
 PAGE = """
 WITH hits AS {fence} (
     SELECT {key} AS k FROM {source} WHERE {where}
 ), page AS (
     SELECT k FROM hits ORDER BY k LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT coalesce(string_agg({feature}, ',' ORDER BY {key}), ''), count(*)
+SELECT coalesce(string_agg({feature}, ',' ORDER BY {key}), ''), count(*), {total}
 FROM {source} JOIN page ON page.k = {key}
 """
 
@@ -201,37 +184,30 @@ class Page:
 
 
 def _page(conn: psycopg.Connection, collection: Collection, where: sql.Composable,
-          params: _Params, query: ItemQuery) -> tuple[str, int]:
+          params: _Params, query: ItemQuery) -> tuple[str, int, int | None]:
+    """The page's features, how many, and how many match in all when the fence counted
+    them (None otherwise)."""
+    fenced = query.bbox is not None
     statement = sql.SQL(PAGE).format(
-        fence=sql.SQL("MATERIALIZED" if query.bbox is not None else "NOT MATERIALIZED"),
+        fence=sql.SQL("MATERIALIZED" if fenced else "NOT MATERIALIZED"),
         key=collection.key, source=collection.source, where=where,
-        feature=_feature(collection))
+        feature=_feature(collection),
+        total=sql.SQL("(SELECT count(*) FROM hits)" if fenced else "NULL::bigint"))
     row = conn.execute(statement, params.values | {"limit": query.limit,
                                                    "offset": query.offset}).fetchone()
     assert row is not None
-    return str(row[0]), int(row[1])
+    return str(row[0]), int(row[1]), None if row[2] is None else int(row[2])
 
 
 # --- numberMatched ---
-
-COUNT = "SELECT count(*) FROM {source} WHERE {where}"
-ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {where}"
-
 
 def _matched(conn: psycopg.Connection, collection: Collection, where: sql.Composable,
              params: _Params, query: ItemQuery, returned: int) -> tuple[int, bool]:
     """How many features match in all, and whether that is exact."""
     if returned < query.limit and (returned > 0 or query.offset == 0):
         return query.offset + returned, True  # the last page: nothing lies beyond it
-    parts = {"source": collection.source, "where": where}
-    plan = conn.execute(sql.SQL(ESTIMATE).format(**parts), params.values).fetchone()
-    assert plan is not None
-    document = plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
-    estimate = int(document[0]["Plan"]["Plan Rows"])
-    if estimate < EXACT_COUNT_BELOW:
-        row = conn.execute(sql.SQL(COUNT).format(**parts), params.values).fetchone()
-        return (int(row[0]) if row else 0), True
-    return max(estimate, query.offset + returned), False
+    return count_matching(conn, source=collection.source, where=where, params=params.values,
+                          at_least=query.offset + returned, exact_below=EXACT_COUNT_BELOW)
 
 
 def items(conn: psycopg.Connection, *, collection: Collection, principal: Principal,
@@ -239,8 +215,9 @@ def items(conn: psycopg.Connection, *, collection: Collection, principal: Princi
     """A page of the collection's features that the principal may read."""
     params = _Params()
     where = _where(collection, principal, query, params)
-    features, returned = _page(conn, collection, where, params, query)
-    matched, exact = _matched(conn, collection, where, params, query, returned)
+    features, returned, total = _page(conn, collection, where, params, query)
+    matched, exact = ((total, True) if total is not None
+                      else _matched(conn, collection, where, params, query, returned))
     return Page(features, returned, matched, exact)
 
 

@@ -79,7 +79,7 @@ class Figure:
 
     key: str
     label: str
-    value: int | float | Decimal | None
+    value: int | float | Decimal | date | None  # a date with unit "month": that month
     unit: str | None
     source: Source
 
@@ -126,6 +126,9 @@ class Section:
     charts: list[Chart] = field(default_factory=list)
     maps: list[MapSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # message ids, e.g. assumptions
+    # values for `{name}` placeholders in the notes (and the tables' notes), filled in
+    # after translation so that the message id keeps the placeholder
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
