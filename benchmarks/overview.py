@@ -22,7 +22,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,15 +31,16 @@ from typing import Any
 import folium
 import httpx
 import psycopg
-import uvicorn
 
 from benchmarks import national
 from benchmarks.common import write_section
 from survey.errors import ProvisioningError
+from survey.tiles import FEATURE_CAP
 
 NAIVE_LIMIT_MB = 150
 ROUNDS = 3
 DRAW_TIMEOUT_S = 120
+WORKERS = os.cpu_count() or 1  # as `demine serve` runs by default
 # bboxes on the national grid (0.004 degree cells from 35.0, 47.0): about 32 x 32 and
 # 100 x 100 cells, and everything
 CASES: list[tuple[str, tuple[float, float, float, float] | None]] = [
@@ -76,27 +76,13 @@ def _box_params(box: tuple[float, float, float, float] | None) -> dict[str, Any]
 
 @contextmanager
 def serving(url: str) -> Iterator[str]:
-    """The product on a free loopback port, over the national store."""
-    import socket
+    """The product on a free loopback port, over the national store, as `demine serve`
+    runs it: one worker process per core (benchmarks/api_tipg.py)."""
+    from benchmarks.api_tipg import _free_port, demine
 
-    from api.app import create_app
-    from api.settings import ApiSettings
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(ApiSettings(database_url=url)), host="127.0.0.1",
-        port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    port = _free_port()
+    with demine(url, port, WORKERS):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def naive_page(conn: psycopg.Connection, box: tuple[float, float, float, float] | None
@@ -127,13 +113,20 @@ def _chromium(pw: Any) -> Any:
 
 
 # when the hazard layer drew, when the page's HTML had arrived and when its last hazard
-# tile had (ms since navigation start), and how many hazard tiles it fetched
+# tile had (ms since navigation start), how many hazard tiles it fetched, and how many
+# hazard areas the tiles drew (the tiles' feature cap leaves some out)
 TIMELINE = """() => {
     const tiles = performance.getEntriesByType("resource")
         .filter(e => e.name.includes("/tiles/hazard-areas/"));
     const page = performance.getEntriesByType("navigation")[0];
+    const ids = new Set();
+    window.demineMap.eachLayer(layer => {
+        if (!(layer._url || "").includes("/tiles/hazard-areas/")) { return; }
+        Object.values(layer._vectorTiles || {}).forEach(
+            tile => Object.keys(tile._features || {}).forEach(id => ids.add(id)));
+    });
     return [window.demineDrawn["hazard-areas"], page.responseEnd,
-            Math.max(0, ...tiles.map(e => e.responseEnd)), tiles.length];
+            Math.max(0, ...tiles.map(e => e.responseEnd)), tiles.length, ids.size];
 }"""
 
 
@@ -155,7 +148,7 @@ def draw_ours(browser: Any, cookies: list[dict[str, Any]], url: str
                 timeout=DRAW_TIMEOUT_S * 1000, polling=50)
             timelines.append([float(v) for v in page.evaluate(TIMELINE)])
             page.close()
-        first = [v / 1000 for v in timelines[0][:3]] + [timelines[0][3]]
+        first = [v / 1000 for v in timelines[0][:3]] + timelines[0][3:]
         return first, timelines[1][0] / 1000
     finally:
         context.close()
@@ -218,7 +211,7 @@ def run() -> str:
                     size = len(response.content)
                 draws = [draw_ours(browser, cookies, base + path) for _ in range(ROUNDS)]
                 ours = (areas, size, statistics.median(builds),
-                        [statistics.median(d[0][i] for d in draws) for i in range(4)],
+                        [statistics.median(d[0][i] for d in draws) for i in range(5)],
                         statistics.median(d[1] for d in draws))
                 estimate = (naive_mb_per_area * areas) if naive_mb_per_area else 0.0
                 naive: tuple[Any, ...] | None = None
@@ -255,11 +248,12 @@ def report(rows: list[tuple[Any, ...]], load_before: float, load_after: float) -
              "| naive: HTML | naive: build | naive: drawn |",
              "|---|---|---|---|---|---|---|---|"]
     where = ["| hazard areas | HTML received | hazard tiles | last hazard tile received "
-             "| hazard layer drawn |", "|---|---|---|---|---|"]
-    for label, (areas, size, build, (draw, html_end, tile_end, tiles), again), \
+             "| hazard areas drawn from tiles | hazard layer drawn |",
+             "|---|---|---|---|---|---|"]
+    for label, (areas, size, build, (draw, html_end, tile_end, tiles, shown), again), \
             (nsize, nbuild, ndrawn) in rows:
         where.append(f"| {label} | {html_end:.2f} s | {tiles:.0f} | "
-                     + (f"{tile_end:.2f} s" if tiles else "none (embedded)")
+                     + (f"{tile_end:.2f} s | {shown:,.0f}" if tiles else "none (embedded) | -")
                      + f" | {draw:.2f} s |")
         nb = f"{nbuild:.2f} s" if nbuild is not None else "not built"
         nd = f"{ndrawn:.2f} s" if isinstance(ndrawn, float) else ndrawn
@@ -279,8 +273,11 @@ browser context each time (no cache); "drawn again" is the same page opened a se
 time in that context (the tiles revalidated with If-None-Match: 304). The naive page
 is drawn once when it is over 20 MB. Ours embeds a layer of at most 2,000 features and
 100,000 vertices (simplified for the screen) and draws a larger one from the vector
-tiles, so the page stays small whatever the count; the naive page embeds every boundary
-as stored.
+tiles (512-pixel tiles, only those over the page's extent, each holding at most
+{FEATURE_CAP:,} features, the largest first: "hazard areas drawn from tiles" counts what
+the opening view shows), so the page stays small whatever the count; the naive page
+embeds every boundary as stored. The product serves as `demine serve` does, {WORKERS}
+worker processes (one per core).
 The machine is shared with other helpers' work (2 cores): load average (1 min) before /
 after: {load_before:.2f} / {load_after:.2f}. Our "drawn" is the tiles' build on the server
 (the last hazard tile's arrival, above) plus Leaflet.VectorGrid decoding and drawing every

@@ -25,6 +25,10 @@ LAYER_NAMES = {
     "device-finds": "Device finds",
 }
 
+# tiled layers whose features lie inside hazard areas, hence inside the page's extent (the
+# hazard areas' extent or the bbox asked for): no tile outside it is requested
+WITHIN_HAZARD_AREAS = frozenset({"hazard-areas", "remaining", "releases", "tasks"})
+
 
 def describe(layer: LayerData) -> str:
     """One line of the page's summary: what the layer shows and how it is drawn."""
@@ -75,7 +79,8 @@ def overview_map(
                      else None)
             TileLayer(name, tiles_url.replace("{layer}", name), name=label,
                       min_zoom=SYMBOLOGY.get(name, {}).get("tiles_min_zoom", 0),
-                      hover=name == "admin-areas", after=after).add_to(fmap)
+                      hover=name == "admin-areas", after=after,
+                      bounds=extent if name in WITHIN_HAZARD_AREAS else None).add_to(fmap)
     if not basemap_url and place_names and place_names.get("features"):
         GeoJsonLayer("place-names", place_names, name="Place names").add_to(fmap)
     summary = [describe(layer) for layer in layers.values()]
