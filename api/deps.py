@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from hmac import compare_digest
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
 from fastapi import Depends, Request, Response, Security
+from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
@@ -129,6 +130,11 @@ def page_reader(request: Request, conn: psycopg.Connection) -> Principal | None:
         return authenticate(conn, token=token)
     except Unauthorized:
         return None
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send a browser that is not signed in to the sign-in page, and back here after."""
+    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
 
 def get_hazard_scope(principal: CurrentUser) -> access.Scope:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import AppSettings, Conn, page_reader
+from api.deps import AppSettings, Conn, page_reader, to_login
 from api.settings import ApiSettings
 from maps.common import page_html
 from maps.overview import overview_map
@@ -49,8 +48,7 @@ def read_overview_map(request: Request, conn: Conn, settings: AppSettings,
     minlon,minlat,maxlon,maxlat, when given); large layers from the vector tiles."""
     principal = page_reader(request, conn)
     if principal is None:
-        return RedirectResponse(f"/login?next={quote(str(request.url.path))}",
-                                status_code=303)
+        return to_login(request)
     box = parse_bbox(bbox) if bbox else None
     layers = maps_overview.overview_data(conn, principal, bbox=box,
                                          threshold=settings.map_tile_threshold)

@@ -7,13 +7,12 @@ the page sends the browser to /login and back. A record the reader may not see a
 
 from __future__ import annotations
 
-from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.deps import AppSettings, Conn, page_reader
+from api.deps import AppSettings, Conn, page_reader, to_login
 from api.routes.maps import basemap_of
 from maps.common import page_html
 from maps.hazard import hazard_area_map
@@ -24,17 +23,13 @@ from survey import maps_data
 router = APIRouter(include_in_schema=False)
 
 
-def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-
-
 @router.get("/maps/hazard-areas/{hazard_area_id}")
 def read_hazard_area_map(hazard_area_id: UUID, request: Request, conn: Conn,
                          settings: AppSettings) -> Response:
     """Map of one hazard area with its ledger table."""
     principal = page_reader(request, conn)
     if principal is None:
-        return _to_login(request)
+        return to_login(request)
     data = maps_data.hazard_area_map(conn, hazard_area_id=hazard_area_id, principal=principal)
     return HTMLResponse(page_html(hazard_area_map(data, basemap_url=basemap_of(settings))))
 
@@ -45,7 +40,7 @@ def read_task_map(task_id: UUID, request: Request, conn: Conn,
     """Map of one task with its progress."""
     principal = page_reader(request, conn)
     if principal is None:
-        return _to_login(request)
+        return to_login(request)
     data = maps_data.task_map(conn, task_id=task_id, principal=principal)
     return HTMLResponse(page_html(task_map(data, basemap_url=basemap_of(settings))))
 
@@ -55,7 +50,7 @@ def read_who_map(request: Request, conn: Conn, settings: AppSettings) -> Respons
     """Who does what where: operators by admin area, activity and task status."""
     principal = page_reader(request, conn)
     if principal is None:
-        return _to_login(request)
+        return to_login(request)
     data = maps_data.who_what_where(conn, principal=principal)
     return HTMLResponse(page_html(who_map(data, basemap_url=basemap_of(settings),
                                           embed_limit=settings.map_tile_threshold)))

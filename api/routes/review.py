@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from html import escape
 from typing import Annotated, Any
-from urllib.parse import quote
 from uuid import UUID
 
 from branca.element import Element, Figure
@@ -25,7 +24,8 @@ from api.deps import (
     check_form,
     csrf_token,
     keep_csrf_token,
-    token_of,
+    page_reader,
+    to_login,
 )
 from maps.review import review_map
 from survey import auth
@@ -74,21 +74,6 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
                         status_code=status)
 
 
-def _reader(request: Request, conn: Any) -> Principal | None:
-    """The signed-in reader of a page (the session cookie), or None."""
-    token = token_of(request)
-    if not token:
-        return None
-    try:
-        return auth.authenticate(conn, token=token)
-    except Unauthorized:
-        return None
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-
-
 def _can_decide(principal: Principal, sub: Submission) -> bool:
     return principal.role == Role.ADMIN or (principal.role == Role.COORDINATOR
                                             and principal.programme_id == sub.programme_id)
@@ -103,9 +88,9 @@ def _counts(sub: Submission) -> str:
 @router.get("/submissions")
 def read_submissions_page(request: Request, conn: Conn, settings: AppSettings) -> Response:
     """The submissions the signed-in user may see, with status and counts."""
-    principal = _reader(request, conn)
+    principal = page_reader(request, conn)
     if principal is None:
-        return _to_login(request)
+        return to_login(request)
     try:
         found = intake.list_submissions(conn, principal=principal, limit=500)
     except Forbidden as exc:
@@ -209,9 +194,9 @@ def read_submission_page(submission_id: UUID, request: Request, conn: Conn,
                          settings: AppSettings, done: str | None = None) -> Response:
     """One submission: its report on a map and as a table; Approve and Reject for
     coordinators."""
-    principal = _reader(request, conn)
+    principal = page_reader(request, conn)
     if principal is None:
-        return _to_login(request)
+        return to_login(request)
     try:
         sub = intake.get_submission(conn, submission_id=submission_id, principal=principal)
     except DemineError as exc:
