@@ -138,7 +138,7 @@ def to_login(request: Request) -> RedirectResponse:
 
 
 def get_hazard_scope(principal: CurrentUser) -> access.Scope:
-    return access.hazard_scope(principal)
+    return access.hazard_reader(principal)
 
 
 HazardScope = Annotated[access.Scope, Depends(get_hazard_scope)]

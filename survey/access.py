@@ -1,12 +1,14 @@
-"""What a caller may see: row scopes as SQL conditions, one function per kind of record.
+"""What a caller may see: a typed `Scope` made from the caller, and the SQL conditions it
+gives each kind of record.
 
-Every query that serves a caller goes through one of these (rule 6 of the house), so
-that a role's reach is decided in one place.
+Every query that serves a caller goes through a `Scope` (rule 6 of the house), so that a
+role's reach is decided in one place. Callers outside `survey` hand a `Scope` (or the
+`Principal` it is made from) to `survey`; the SQL it stands for is written only here.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from psycopg import sql
@@ -28,70 +30,123 @@ _DONOR_RELEASES = sql.SQL(
     "JOIN project pr ON pr.id = t.project_id "
     "WHERE ar.id = {alias}.activity_report_id AND pr.donor_id = {donor})")
 
+_DONOR_TASKS = sql.SQL(
+    "EXISTS (SELECT 1 FROM project pr WHERE pr.id = {alias}.project_id "
+    "AND pr.donor_id = {donor})")
 
-class Scope(sql.Composed):
-    """A condition on hazard_area rows that also says whose work inside those areas the
-    caller may see: with `donor_id` set, only the releases of that donor's projects, and
-    nothing that names people.
 
-    It composes like any SQL condition, so the functions that only need the rows take it
-    as one; those that show releases or people ask `release_condition` and `names_people`.
+@dataclass(frozen=True)
+class Scope:
+    """What one caller may read, as data: the programme (None: every programme, an
+    admin's reach), the organisation it writes for (operators; None: any), the donor
+    whose projects' work alone it sees (donors), and whether it sees released land only
+    (the public viewer). Made from a caller by `Scope.of`; `survey` asks it for the SQL
+    condition of each kind of record it reads.
     """
 
-    def __init__(self, condition: sql.Composable, *, donor_id: UUID | None = None) -> None:
-        super().__init__([condition])
-        self.donor_id = donor_id
+    programme_id: UUID | None
+    organisation_id: UUID | None
+    donor_id: UUID | None
+    released_only: bool
+
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        """The caller's reach (DESIGN.md section 5): admins every programme; coordinators
+        and operators their programme (operators plan against the national picture, but
+        write only for their organisation); donors the work of the projects they fund;
+        the public the released land of its programme. Forbidden for an account that
+        belongs to no programme, or a donor account that names no donor."""
+        if principal.role == Role.ADMIN:
+            return cls.everything()
+        if principal.programme_id is None:
+            raise Forbidden("this account belongs to no programme")
+        if principal.role == Role.DONOR and principal.donor_id is None:
+            raise Forbidden("this donor account names no donor")  # the database refuses it
+        return cls(programme_id=principal.programme_id,
+                   organisation_id=(principal.organisation_id
+                                    if principal.role == Role.OPERATOR else None),
+                   donor_id=principal.donor_id if principal.role == Role.DONOR else None,
+                   released_only=principal.role == Role.PUBLIC)
+
+    @classmethod
+    def everything(cls) -> Scope:
+        """Every record of every programme: an admin's reach, and the command line's."""
+        return cls(programme_id=None, organisation_id=None, donor_id=None,
+                   released_only=False)
+
+    @property
+    def names_people(self) -> bool:
+        """Whether the holder may see who did what (usernames, record snapshots)."""
+        return self.donor_id is None and not self.released_only
+
+    def in_programme(self, alias: str) -> sql.Composable:
+        """Condition on rows (alias `alias`, with a programme_id) of the holder's
+        programme; TRUE for every programme."""
+        if self.programme_id is None:
+            return sql.SQL("TRUE")
+        return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
+                                                      sql.Literal(self.programme_id))
+
+    def hazards(self, alias: str = "h") -> sql.Composable:
+        """Condition on hazard_area rows (alias `alias`) the holder may read: a donor the
+        areas worked under projects it funds; Forbidden for the public viewer."""
+        if self.released_only:
+            raise Forbidden("this account may not read hazard areas")
+        if self.donor_id is None:
+            return self.in_programme(alias)
+        return sql.SQL("{} AND {}").format(self.in_programme(alias), _DONOR_HAZARDS.format(
+            alias=sql.Identifier(alias), donor=sql.Literal(self.donor_id)))
+
+    def releases(self, alias: str = "r") -> sql.Composable | None:
+        """Condition on rows with an activity_report_id (releases, device finds; alias
+        `alias`) inside the holder's hazard areas that it may see one by one; None when
+        it sees them all. A donor sees its own projects' work (the areas' totals stay
+        whole)."""
+        if self.donor_id is None:
+            return None
+        return _DONOR_RELEASES.format(alias=sql.Identifier(alias),
+                                      donor=sql.Literal(self.donor_id))
+
+    def released_land(self, alias: str = "h", release_alias: str = "r") -> sql.Composable:
+        """Condition on releases (alias `release_alias`) joined to their hazard areas
+        (alias `alias`) that the holder may see: those `hazards` and `releases` allow, and
+        for the public the released land of its programme (DESIGN.md section 5)."""
+        if self.released_only:
+            return self.in_programme(alias)
+        releases = self.releases(release_alias)
+        areas = self.hazards(alias)
+        return areas if releases is None else sql.SQL("{} AND {}").format(areas, releases)
+
+    def tasks(self, alias: str = "t") -> sql.Composable:
+        """Condition on task rows (alias `alias`) the holder may read: its programme's; a
+        donor the tasks of projects it funds; Forbidden for the public viewer."""
+        if self.released_only:
+            raise Forbidden("this account may not read tasks")
+        if self.donor_id is None:
+            return self.in_programme(alias)
+        return sql.SQL("{} AND {}").format(self.in_programme(alias), _DONOR_TASKS.format(
+            alias=sql.Identifier(alias), donor=sql.Literal(self.donor_id)))
 
 
-def hazard_scope(principal: Principal, alias: str = "h") -> Scope:
-    """Condition on hazard_area rows (table alias `alias`) that the principal may read.
-
-    Admins see every programme; coordinators and operators their programme (operators
-    plan against the national picture, but write only for their organisation); donors
-    the areas worked under projects they fund; the public sees no hazard areas.
-    """
-    table = sql.Identifier(alias)
-    if principal.role == Role.ADMIN:
-        return Scope(sql.SQL("TRUE"))
-    if principal.role == Role.PUBLIC or principal.programme_id is None:
+def hazard_reader(principal: Principal) -> Scope:
+    """The scope of a caller who reads hazard areas; Forbidden for one who may not."""
+    scope = Scope.of(principal)
+    if scope.released_only:
         raise Forbidden("this account may not read hazard areas")
-    in_programme = sql.SQL("{}.programme_id = {}").format(table,
-                                                          sql.Literal(principal.programme_id))
-    if principal.role == Role.DONOR:
-        if principal.donor_id is None:  # the database refuses such a donor account
-            raise Forbidden("this donor account names no donor")
-        return Scope(sql.SQL("{} AND {}").format(in_programme, _DONOR_HAZARDS.format(
-            alias=table, donor=sql.Literal(principal.donor_id))), donor_id=principal.donor_id)
-    return Scope(in_programme)
+    return scope
 
 
-def release_condition(scope: sql.Composable, alias: str = "r") -> sql.Composable | None:
-    """Condition on release rows (alias `alias`) inside the areas of `scope` that the
-    holder of the scope may see one by one; None when it sees them all. A donor sees the
-    releases of its own projects (the areas' totals stay whole)."""
-    donor_id = scope.donor_id if isinstance(scope, Scope) else None
-    if donor_id is None:
-        return None
-    return _DONOR_RELEASES.format(alias=sql.Identifier(alias), donor=sql.Literal(donor_id))
-
-
-def names_people(scope: sql.Composable) -> bool:
-    """Whether the holder of `scope` may see who did what (usernames, record snapshots)."""
-    return not (isinstance(scope, Scope) and scope.donor_id is not None)
+def hazard_scope(principal: Principal, alias: str = "h") -> sql.Composable:
+    """Condition on hazard_area rows (alias `alias`) that the principal may read
+    (`Scope.hazards`)."""
+    return Scope.of(principal).hazards(alias)
 
 
 def release_scope(principal: Principal, alias: str = "h",
                   release_alias: str = "r") -> sql.Composable:
-    """Condition on releases (alias `release_alias`) joined to their hazard areas (alias
-    `alias`) that the principal may see: the releases that hazard_scope and
-    release_condition allow, and for the public the released land of its programme
-    (DESIGN.md section 5: the public viewer sees released land only)."""
-    if principal.role == Role.PUBLIC and principal.programme_id is not None:
-        return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                     sql.Literal(principal.programme_id))
-    scope = hazard_scope(principal, alias)
-    releases = release_condition(scope, release_alias)
-    return scope if releases is None else sql.SQL("{} AND {}").format(scope, releases)
+    """Condition on releases joined to their hazard areas that the principal may see
+    (`Scope.released_land`)."""
+    return Scope.of(principal).released_land(alias, release_alias)
 
 
 def stats_filter(principal: Principal, requested: StatsFilter) -> tuple[StatsFilter, bool]:

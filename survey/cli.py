@@ -217,9 +217,9 @@ app.add_typer(ledger_app, name="ledger")
 def ledger_show(ctx: typer.Context,
                 hazard_area: Annotated[str, typer.Argument(help="UUID or local id")]) -> None:
     """Show a hazard area's books: each release and what remained after it."""
-    from psycopg import sql
     from rich.table import Table
 
+    from survey.access import Scope
     from survey.ledger import history
     from survey.store import db
 
@@ -228,7 +228,7 @@ def ledger_show(ctx: typer.Context,
         with db.connect(url) as conn:
             books = history.ledger(conn, hazard_area_id=history.resolve_hazard_id(conn,
                                                                                   hazard_area),
-                                   scope=sql.SQL("TRUE"))
+                                   scope=Scope.everything())
     h = books["hazard_area"]
     console.print(f"[bold]{h['local_id']}[/bold] {h['classification']} {h['status']}: "
                   f"{h['area_m2']:,.2f} m² = cancelled {h['cancelled_m2']:,.2f} + reduced "

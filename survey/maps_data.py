@@ -22,8 +22,7 @@ from shapely.geometry import mapping, shape
 
 from survey import access
 from survey.auth import Principal
-from survey.domain.vocab import Role
-from survey.errors import Forbidden, InvalidInput, NotFound
+from survey.errors import InvalidInput, NotFound
 from survey.ledger import history
 
 # about 1 m at the latitudes of a programme: the densified vertices along a straight edge
@@ -167,34 +166,10 @@ class WhoWhatWhereData:
 
 # --- scopes -------------------------------------------------------------------------------
 
-_DONOR_TASK = sql.SQL(
-    "EXISTS (SELECT 1 FROM project pr WHERE pr.id = {alias}.project_id "
-    "AND pr.donor_id = {donor})")
-
-
-def task_scope(principal: Principal, alias: str = "t") -> sql.Composable:
-    """Condition on task rows that the principal may read: as hazard_scope reads areas
-    (admins everything, coordinators and operators their programme, donors the tasks of
-    the projects they fund, the public none)."""
-    table = sql.Identifier(alias)
-    if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
-    if principal.role == Role.PUBLIC or principal.programme_id is None:
-        raise Forbidden("this account may not read tasks")
-    in_programme = sql.SQL("{}.programme_id = {}").format(table,
-                                                          sql.Literal(principal.programme_id))
-    if principal.role == Role.DONOR:
-        if principal.donor_id is None:
-            raise Forbidden("this donor account names no donor")
-        return sql.SQL("{} AND {}").format(in_programme, _DONOR_TASK.format(
-            alias=table, donor=sql.Literal(principal.donor_id)))
-    return in_programme
-
-
-def _work_condition(scope: sql.Composable, alias: str) -> sql.Composable:
+def _work_condition(scope: access.Scope, alias: str) -> sql.Composable:
     """Rows with an activity_report_id (releases, device finds) that the holder of
     `scope` may see one by one: a donor its own projects' work only."""
-    condition = access.release_condition(scope, alias)
+    condition = scope.releases(alias)
     return sql.SQL("TRUE") if condition is None else condition
 
 
@@ -305,8 +280,8 @@ def hazard_area_map(conn: psycopg.Connection, *, hazard_area_id: UUID,
     """The map data of one hazard area the principal may read (NotFound otherwise): its
     boundary and earlier ones, what remains, its releases in date order, evidence,
     marker and device-find points, its ledger table and history."""
-    scope = access.hazard_scope(principal, "h")
-    query = sql.SQL(HAZARD_AREA).format(geometry=_screen("h.geom"), scope=scope,
+    scope = access.hazard_reader(principal)
+    query = sql.SQL(HAZARD_AREA).format(geometry=_screen("h.geom"), scope=scope.hazards("h"),
                                         remaining=sql.SQL("ST_AsGeoJSON({}, %(digits)s)::json")
                                         .format(sql.SQL(REMAINING)))
     row = conn.execute(query, {"id": hazard_area_id, **_SCREEN}).fetchone()
@@ -326,7 +301,7 @@ def hazard_area_map(conn: psycopg.Connection, *, hazard_area_id: UUID,
     finds = _features(conn, sql.SQL(DEVICE_FINDS).format(
         where=sql.SQL("d.hazard_area_id = %(id)s"), work=_work_condition(scope, "d")),
         {"id": hazard_area_id, **_SCREEN})
-    tasks = _rows(conn, sql.SQL(AREA_TASKS).format(scope=task_scope(principal, "t")),
+    tasks = _rows(conn, sql.SQL(AREA_TASKS).format(scope=access.Scope.of(principal).tasks("t")),
                   {"id": hazard_area_id})
     summary = books["hazard_area"]
     ledger = LedgerTable(
@@ -435,14 +410,14 @@ def task_map(conn: psycopg.Connection, *, task_id: UUID,
     hazard areas and what remains of them, its releases (newest first) and finds, and
     its progress (released by product against the planned area)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        task = cur.execute(sql.SQL(TASK).format(scope=task_scope(principal, "t")),
+        task = cur.execute(sql.SQL(TASK).format(scope=access.Scope.of(principal).tasks("t")),
                            {"id": task_id}).fetchone()
     if task is None:
         raise NotFound(f"no task with id {task_id}")
-    scope = access.hazard_scope(principal, "h")
+    scope = access.hazard_reader(principal)
     areas: list[dict[str, Any]] = []
     remaining: list[dict[str, Any]] = []
-    query = sql.SQL(TASK_AREAS).format(geometry=_screen("h.geom"), scope=scope,
+    query = sql.SQL(TASK_AREAS).format(geometry=_screen("h.geom"), scope=scope.hazards("h"),
                                        remaining=sql.SQL(REMAINING))
     for area, rest in conn.execute(query, {"id": task_id, **_SCREEN}):
         areas.append(area)
@@ -538,7 +513,7 @@ def who_what_where(conn: psycopg.Connection, *, principal: Principal,
     """Who works where on what, from the tasks the principal may read (of one programme
     when `programme_id` is given): per admin area (of the hazard areas a task plans on)
     each operator's tasks by activity type and status; and each task as a point."""
-    scope = task_scope(principal, "t")
+    scope = access.Scope.of(principal).tasks("t")
     if programme_id is not None:
         scope = sql.SQL("{} AND t.programme_id = {}").format(scope,
                                                             sql.Literal(programme_id))

@@ -111,31 +111,19 @@ _REMAINING_M2 = ("remaining_m2", "(WITH RECURSIVE within(id) AS (SELECT a.id UNI
                  "WHERE x.admin_area_id IN (SELECT id FROM within))")
 
 
-def _in_programme(principal: Principal, alias: str) -> sql.Composable:
-    if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
-    return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                  sql.Literal(principal.programme_id))
-
-
 def _scope(principal: Principal, name: str) -> sql.Composable:
     """The caller's row condition for layer `name`, as the tiles apply it."""
+    scope = access.Scope.of(principal)
     if name == "hazard-areas":
-        return access.hazard_scope(principal, "h")
+        return scope.hazards("h")
     if name == "releases":
-        return access.release_scope(principal, "h", "r")
+        return scope.released_land("h", "r")
     if name == "device-finds":
-        return sql.SQL("d.deleted_at IS NULL AND {}").format(_in_programme(principal, "d"))
+        return sql.SQL("d.deleted_at IS NULL AND {}").format(scope.in_programme("d"))
     if name == "tasks":
-        condition = sql.SQL("t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM "
-                            "task_hazard_area th WHERE th.task_id = t.id) AND {}").format(
-            _in_programme(principal, "t"))
-        if principal.role == Role.DONOR:
-            condition = sql.SQL("{} AND t.project_id IN "
-                                "(SELECT id FROM project WHERE donor_id = {})").format(
-                condition, sql.Literal(principal.donor_id))
-        return condition
-    return _in_programme(principal, "a")
+        return sql.SQL("t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM task_hazard_area th "
+                       "WHERE th.task_id = t.id) AND {}").format(scope.tasks("t"))
+    return scope.in_programme("a")
 
 
 def _where(principal: Principal, name: str, bbox: Bbox | None) -> sql.Composable:
@@ -275,7 +263,7 @@ def extent(conn: psycopg.Connection, principal: Principal) -> Bbox | None:
                               "ON h.id = r.hazard_area_id WHERE {}").format(
         access.release_scope(principal, "h", "r")))
     candidates.append(sql.SQL("SELECT ST_Extent(a.geom) FROM admin_area a WHERE {}").format(
-        _in_programme(principal, "a")))
+        access.Scope.of(principal).in_programme("a")))
     for query in candidates:
         box = conn.execute(sql.SQL(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) q(e)").format(

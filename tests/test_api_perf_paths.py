@@ -28,6 +28,7 @@ from psycopg import sql
 from shapely.geometry import MultiPolygon, box
 
 from api.schemas import HazardAreasPublic, StatsPublic
+from survey.access import Scope
 from survey.domain.models import HazardArea, Programme
 from survey.store import db, repo
 from survey.store.hazards import HazardFilter, count_matching, hazard_area_page
@@ -142,8 +143,10 @@ def test_bbox_pages_follow_the_box_and_count_it_exactly(http: httpx.Client,
 
 # --- numberMatched: exact when cheap, else the planner's estimate ---
 
-def _scope(programme: Programme) -> sql.Composable:
-    return sql.SQL("h.programme_id = {}").format(sql.Literal(programme.id))
+def _scope(programme: Programme) -> Scope:
+    """A coordinator's reach: the programme's hazard areas."""
+    return Scope(programme_id=programme.id, organisation_id=None, donor_id=None,
+                 released_only=False)
 
 
 def test_number_matched_exact_or_estimated(conn: psycopg.Connection,
@@ -153,19 +156,20 @@ def test_number_matched_exact_or_estimated(conn: psycopg.Connection,
         make_hazard(conn, programme, box(x, 49.0, x + 0.005, 49.005), local_id=f"UA-P-{i:04d}")
     conn.execute("ANALYZE hazard_area")
     scope = _scope(programme)
+    where = scope.hazards("h")
     exact = hazard_area_page(conn, scope=scope, limit=10)
     assert (exact.returned, exact.matched, exact.exact) == (10, 40, True)
     assert exact.features.count('"type":"Feature"') == 10
     estimated = hazard_area_page(conn, scope=scope, limit=10, exact_below=5)
     plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM hazard_area h "
-                                "WHERE {}").format(scope)).fetchone()
+                                "WHERE {}").format(where)).fetchone()
     assert plan is not None
     assert not estimated.exact
     assert estimated.matched == max(int(plan[0][0]["Plan"]["Plan Rows"]), 10)
     # the same through count_matching itself
-    assert count_matching(conn, source=sql.SQL("hazard_area h"), where=scope, params={},
+    assert count_matching(conn, source=sql.SQL("hazard_area h"), where=where, params={},
                           exact_below=5) == (estimated.matched, False)
-    assert count_matching(conn, source=sql.SQL("hazard_area h"), where=scope,
+    assert count_matching(conn, source=sql.SQL("hazard_area h"), where=where,
                           params={}) == (40, True)
     # a bbox counts the box's rows exactly, however low the threshold
     boxed = hazard_area_page(conn, scope=scope, limit=3, exact_below=1,
@@ -193,7 +197,7 @@ def test_the_bbox_page_is_found_through_the_spatial_index(conn: psycopg.Connecti
     assert (page.returned, page.matched) == (5, 16)
     from survey.store import hazards
 
-    where, params = hazards.paging.conditions(hazards.LISTING, _scope(programme),
+    where, params = hazards.paging.conditions(hazards.LISTING, _scope(programme).hazards("h"),
                                               hazards.paging.ListFilter(
                                                   bbox=(36.05, 48.05, 36.08, 48.08)))
     statement = sql.SQL("EXPLAIN (FORMAT JSON) " + hazards.LIST_PAGE).format(

@@ -10,6 +10,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from survey.access import Scope
 from survey.domain.geometry import geodesic_area_m2
 from survey.domain.models import (
     EvidencePoint,
@@ -101,7 +102,7 @@ def test_worked_example(conn: psycopg.Connection, programme: Programme,
         str(cleared.release.id)]
     assert "cannot be released twice" in refused.value.message
 
-    books = history.ledger(conn, hazard_area_id=hazard.id, scope=psycopg.sql.SQL("TRUE"))
+    books = history.ledger(conn, hazard_area_id=hazard.id, scope=Scope.everything())
     summary = books["hazard_area"]
     assert summary["cancelled_m2"] == pytest.approx(cancelled.release.area_m2)
     assert summary["reduced_m2"] == pytest.approx(reduced.release.area_m2)
@@ -218,7 +219,7 @@ def test_lifecycle_from_sha_to_handed_over(conn: psycopg.Connection, programme: 
                              reason="again", actor="test")
 
     events = history.history(conn, hazard_area_id=hazard.id,
-                             scope=psycopg.sql.SQL("TRUE"))["events"]
+                             scope=Scope.everything())["events"]
     transitions = [(e["actor"], e["after"]) for e in events if e["action"] == "transition"]
     assert [after.get("status", after.get("classification")) for _, after in transitions] == [
         "CHA", "worked_on", "closed", "handed_over"]
@@ -268,7 +269,7 @@ def test_resurvey_keeps_history_and_the_books(conn: psycopg.Connection, programm
     assert grown.remaining_area_m2 == pytest.approx(grown.area_m2 - first.release.area_m2,
                                                     abs=0.01)
     assert abs(books_balance(conn, hazard.id)) <= 0.01
-    kept = history.history(conn, hazard_area_id=hazard.id, scope=psycopg.sql.SQL("TRUE"))
+    kept = history.history(conn, hazard_area_id=hazard.id, scope=Scope.everything())
     assert [b["boundary_version"] for b in kept["boundaries"]] == [1]
     assert kept["boundaries"][0]["area_m2"] == pytest.approx(hazard.area_m2)
 

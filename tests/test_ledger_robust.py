@@ -19,6 +19,7 @@ import shapely
 from psycopg import sql
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from survey.access import Scope
 from survey.domain.models import (
     AdminArea,
     Donor,
@@ -430,7 +431,7 @@ def test_timeline_after_a_resurvey(api_database_url: str, site: dict[str, Any]) 
     second = committed(lambda c: record_release(c, release=_release(site, 0.001, 0.002),
                                                 actor="test"))
     books = committed(lambda c: history.ledger(c, hazard_area_id=hazard_id,
-                                               scope=sql.SQL("TRUE")))
+                                               scope=Scope.everything()))
     steps = {row["id"]: row["remaining_after_m2"] for row in books["releases"]}
     old_area = site["hazard"].area_m2
     assert grown.area_m2 > old_area * 1.3

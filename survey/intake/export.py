@@ -53,7 +53,7 @@ from psycopg import sql
 
 from survey import access
 from survey.auth import Principal
-from survey.domain.vocab import HazardStatus, Role
+from survey.domain.vocab import HazardStatus
 from survey.errors import Forbidden, InvalidInput, NotFound
 from survey.intake.kinds import RecordKind
 from survey.store.hazards import GEOJSON_DIGITS
@@ -382,6 +382,13 @@ class ExportScope:
     def whole_store(cls) -> ExportScope:
         return cls(None)
 
+    @property
+    def view(self) -> access.Scope:
+        """What the export may read (access.Scope)."""
+        if self.principal is None:
+            return access.Scope.everything()
+        return access.Scope.of(self.principal)
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -424,63 +431,41 @@ def layout(fmt: ExportFormat, kinds: Sequence[ExportKind]) -> tuple[str, str]:
 
 # --- what a caller may see -----------------------------------------------------------------
 
-# the tasks of projects a donor funds
-_DONOR_TASK = sql.SQL("{task}.project_id IN (SELECT id FROM project WHERE donor_id = {donor})")
-
-
-def _programme_rows(principal: Principal, alias: str) -> sql.Composable:
-    """Records of the caller's programme that hang on no hazard area, for the callers who
-    read their whole programme (access.hazard_scope: admins every programme,
-    coordinators and operators theirs); donors see none of them."""
-    if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
-    return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                  sql.Literal(principal.programme_id))
-
-
 def _visible(kind: ExportKind, scope: ExportScope) -> tuple[sql.Composable, sql.Composable]:
     """(condition on the kind's rows, condition on the hazard areas `h` a task is drawn
     from) for the scope; Forbidden when the caller may see none of this kind."""
-    p = scope.principal
-    if p is None:
-        return sql.SQL("TRUE"), sql.SQL("TRUE")
+    view = scope.view
     if kind is ExportKind.RELEASES:
-        return access.release_scope(p, "h", "r"), sql.SQL("TRUE")
+        return view.released_land("h", "r"), sql.SQL("TRUE")
     try:
-        areas = access.hazard_scope(p, "h")
+        areas = view.hazards("h")
     except Forbidden as exc:
         raise Forbidden(f"this account may not export {kind.value}: "
                         "the public sees released land only (kind=releases)") from exc
-    donor = sql.Literal(areas.donor_id)
     if kind is ExportKind.HAZARD_AREAS:
         return areas, areas
+    # records that hang on no hazard area: the whole programme's for those who read it
+    # whole (admins every programme, coordinators and operators theirs); donors none
     if kind is ExportKind.EVIDENCE_POINTS:
-        orphans = sql.SQL("FALSE") if areas.donor_id else _programme_rows(p, "e")
+        orphans = sql.SQL("FALSE") if view.donor_id else view.in_programme("e")
         return sql.SQL("((h.id IS NOT NULL AND {}) OR (e.hazard_area_id IS NULL AND {}))").format(
             areas, orphans), areas
     if kind is ExportKind.MARKER_POINTS:
         # a marker of a release shows only with the release
-        of_release = access.release_condition(areas, "mr") or sql.SQL("TRUE")
+        of_release = view.releases("mr") or sql.SQL("TRUE")
         return sql.SQL("h.id IS NOT NULL AND {} AND (m.release_id IS NULL OR {})").format(
             areas, of_release), areas
     if kind is ExportKind.DEVICE_FINDS:
-        if areas.donor_id is None:
-            return _programme_rows(p, "d"), areas
         # a donor sees the finds reported under its projects, as it sees their releases
         # (the condition reads `activity_report_id`, which finds carry as releases do)
-        own = access.release_condition(areas, "d")
-        assert own is not None
-        return own, areas
+        return view.releases("d") or view.in_programme("d"), areas
     if kind is ExportKind.TASKS:
-        if areas.donor_id is None:
-            return _programme_rows(p, "t"), areas
-        return _DONOR_TASK.format(task=sql.Identifier("t"), donor=donor), areas
+        return view.tasks("t"), areas
     # survey tracks
-    if areas.donor_id is None:
-        return _programme_rows(p, "k"), areas
+    if view.donor_id is None:
+        return view.in_programme("k"), areas
     return sql.SQL("((k.task_id IS NOT NULL AND {}) OR (k.task_id IS NULL AND h.id IS NOT NULL "
-                   "AND {}))").format(_DONOR_TASK.format(task=sql.Identifier("kt"),
-                                                         donor=donor), areas), areas
+                   "AND {}))").format(view.tasks("kt"), areas), areas
 
 
 def visible_kinds(conn: psycopg.Connection, scope: ExportScope,

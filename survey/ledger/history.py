@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from survey import access
+from survey.access import Scope
 from survey.errors import InvalidInput, NotFound
 
 SUMMARY = """
@@ -70,9 +70,8 @@ FROM hazard_area_boundary WHERE hazard_area_id = %(id)s ORDER BY boundary_versio
 """
 
 
-def _summary(conn: psycopg.Connection, hazard_area_id: UUID,
-             scope: sql.Composable) -> dict[str, Any]:
-    query = sql.SQL(SUMMARY).format(id=sql.Literal(hazard_area_id), scope=scope)
+def _summary(conn: psycopg.Connection, hazard_area_id: UUID, scope: Scope) -> dict[str, Any]:
+    query = sql.SQL(SUMMARY).format(id=sql.Literal(hazard_area_id), scope=scope.hazards("h"))
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query).fetchone()
     if row is None:
@@ -81,12 +80,12 @@ def _summary(conn: psycopg.Connection, hazard_area_id: UUID,
 
 
 def ledger(conn: psycopg.Connection, *, hazard_area_id: UUID,
-           scope: sql.Composable) -> dict[str, Any]:
+           scope: Scope) -> dict[str, Any]:
     """The hazard area's books: totals by product and each release with what remained."""
     summary = _summary(conn, hazard_area_id, scope)
     with conn.cursor(row_factory=dict_row) as cur:
         releases = cur.execute(TIMELINE, {"id": hazard_area_id}).fetchall()
-    condition = access.release_condition(scope)
+    condition = scope.releases("r")
     if condition is not None:  # a donor: its own projects' releases, the totals whole
         query = sql.SQL(VISIBLE_RELEASES).format(id=sql.Literal(hazard_area_id),
                                                  releases=condition)
@@ -96,13 +95,13 @@ def ledger(conn: psycopg.Connection, *, hazard_area_id: UUID,
 
 
 def history(conn: psycopg.Connection, *, hazard_area_id: UUID,
-            scope: sql.Composable) -> dict[str, Any]:
+            scope: Scope) -> dict[str, Any]:
     """Transitions and changes (from the audit log) and earlier boundaries."""
     summary = _summary(conn, hazard_area_id, scope)
     with conn.cursor(row_factory=dict_row) as cur:
         events = cur.execute(EVENTS, {"id": hazard_area_id}).fetchall()
         boundaries = cur.execute(BOUNDARIES, {"id": hazard_area_id}).fetchall()
-    named = access.names_people(scope)
+    named = scope.names_people
     events = [_named(event) if named else _anonymous(event) for event in events]
     return {"hazard_area": summary, "events": events, "boundaries": boundaries}
 

@@ -92,13 +92,9 @@ class Collection:
 # --- who sees what: the rules of survey.access, carried to the other kinds of record ---
 
 def _in_programme(principal: Principal, alias: str) -> sql.Composable:
-    """Admins: everything; others: their programme's rows (the public: refused, as
-    hazard_scope refuses it)."""
-    scope = access.hazard_scope(principal, alias)  # raises for the public
-    if principal.role == Role.ADMIN:
-        return scope
-    return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                 sql.Literal(principal.programme_id))
+    """Admins: everything; others: their programme's rows (the public: refused, as it
+    may not read hazard areas)."""
+    return access.hazard_reader(principal).in_programme(alias)
 
 
 def _area_visible(principal: Principal, column: sql.Composable) -> sql.Composable:
@@ -141,11 +137,7 @@ def _device_find_scope(principal: Principal) -> sql.Composable:
 
 
 def _task_scope(principal: Principal) -> sql.Composable:
-    scope = _live("t", _in_programme(principal, "t"))
-    if principal.role != Role.DONOR:
-        return scope
-    return sql.SQL("{} AND {}").format(scope, _DONOR_PROJECT.format(
-        project=sql.Identifier("t", "project_id"), donor=sql.Literal(principal.donor_id)))
+    return _live("t", access.hazard_reader(principal).tasks("t"))
 
 
 def _evidence_scope(principal: Principal) -> sql.Composable:

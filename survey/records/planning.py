@@ -23,9 +23,10 @@ import psycopg
 from psycopg import sql
 
 from survey import access
+from survey.access import Scope
 from survey.auth import Principal
 from survey.domain.models import Task, TaskHazardArea
-from survey.domain.vocab import ActivityType, HazardStatus, Role, TaskStatus
+from survey.domain.vocab import ActivityType, HazardStatus, TaskStatus
 from survey.errors import (
     Forbidden,
     IllegalTransition,
@@ -82,34 +83,24 @@ class NewTask:
 
 # --- who sees which tasks ---------------------------------------------------------------
 
-_DONOR_TASKS = sql.SQL("EXISTS (SELECT 1 FROM project pr WHERE pr.id = t.project_id "
-                       "AND pr.donor_id = {donor})")
-
-
 def programme_scope(principal: Principal, alias: str, donor_condition: sql.SQL,
                     what: str) -> sql.Composable:
     """Condition on rows (alias `alias`, with a programme_id) the principal may read:
-    admins all; a programme's coordinator and operators its rows (operators plan against
-    the national picture); donors the rows `donor_condition` (formatted with {donor})
-    allows; the public none."""
-    if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
-    if principal.role == Role.PUBLIC or principal.programme_id is None:
+    the rows of its programme (`access.Scope`); a donor those `donor_condition`
+    (formatted with {donor}) allows; the public none."""
+    scope = Scope.of(principal)
+    if scope.released_only:
         raise Forbidden(f"this account may not read {what}")
-    in_programme = sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                         sql.Literal(principal.programme_id))
-    if principal.role == Role.DONOR:
-        if principal.donor_id is None:
-            raise Forbidden("this donor account names no donor")
-        return sql.SQL("{} AND {}").format(
-            in_programme, donor_condition.format(donor=sql.Literal(principal.donor_id)))
-    return in_programme
+    if scope.donor_id is None:
+        return scope.in_programme(alias)
+    return sql.SQL("{} AND {}").format(
+        scope.in_programme(alias), donor_condition.format(donor=sql.Literal(scope.donor_id)))
 
 
 def task_scope(principal: Principal) -> sql.Composable:
-    """Condition on task rows (alias `t`) the principal may read (programme_scope); a
-    donor reads the tasks of projects it funds."""
-    return programme_scope(principal, "t", _DONOR_TASKS, "tasks")
+    """Condition on task rows (alias `t`) the principal may read (`access.Scope.tasks`);
+    a donor reads the tasks of projects it funds."""
+    return Scope.of(principal).tasks("t")
 
 
 # --- reads ------------------------------------------------------------------------------

@@ -317,7 +317,7 @@ def file_report(conn: psycopg.Connection, *, principal: Principal,
     through the find rules every path shares. The first work reported on a planned task
     starts it, and an open area that work is reported on is worked on from that day.
     """
-    require_visible(conn, scope=access.hazard_scope(principal),
+    require_visible(conn, scope=access.hazard_reader(principal),
                     hazard_area_id=new.hazard_area_id)
     hazard = repo.get(conn, HazardArea, id=new.hazard_area_id)
     task = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
@@ -13,6 +13,9 @@ from psycopg import sql
 
 from survey.errors import NotFound
 from survey.records import paging
+
+if TYPE_CHECKING:
+    from survey.access import Scope
 
 # 8 decimals of a degree is about 1 mm: finer than any field GPS
 GEOJSON_DIGITS = 8
@@ -169,7 +172,7 @@ class FeaturePage:
 def hazard_area_page(
     conn: psycopg.Connection,
     *,
-    scope: sql.Composable,
+    scope: Scope,
     filters: HazardFilter = HazardFilter(),
     limit: int = 1000,
     offset: int = 0,
@@ -180,7 +183,7 @@ def hazard_area_page(
     before) and `offset` rows: their features as text, how many match in all (exact with
     a bbox or on the last page, else as count_matching gives it), and the cursor of the
     next page."""
-    where, params = paging.conditions(LISTING, scope, paging.ListFilter(
+    where, params = paging.conditions(LISTING, scope.hazards("h"), paging.ListFilter(
         bbox=filters.bbox, classification=filters.classification, status=filters.status,
         organisation_id=filters.organisation_id, admin_area_id=filters.admin_area_id,
         project_id=filters.project_id, donor_id=filters.donor_id,
@@ -214,63 +217,21 @@ def hazard_area_page(
     return FeaturePage(str(features), int(returned), matched, exact, next_cursor)
 
 
-def hazard_area_feature(conn: psycopg.Connection, *, scope: sql.Composable,
+def hazard_area_feature(conn: psycopg.Connection, *, scope: Scope,
                         hazard_area_id: UUID) -> dict[str, Any]:
     """One hazard area as a GeoJSON feature; NotFound if absent or out of scope."""
     query = sql.SQL("SELECT {feature} FROM hazard_area h WHERE h.id = {id} AND {scope}").format(
-        feature=_feature_sql(), id=sql.Literal(hazard_area_id), scope=scope)
+        feature=_feature_sql(), id=sql.Literal(hazard_area_id), scope=scope.hazards("h"))
     row = conn.execute(query).fetchone()
     if row is None:
         raise NotFound(f"no hazard area with id {hazard_area_id}")
     return dict(row[0])
 
 
-def require_visible(conn: psycopg.Connection, *, scope: sql.Composable,
+def require_visible(conn: psycopg.Connection, *, scope: Scope,
                     hazard_area_id: UUID) -> None:
     """NotFound unless the hazard area exists and is in the caller's scope."""
     query = sql.SQL("SELECT 1 FROM hazard_area h WHERE h.id = {id} AND {scope}").format(
-        id=sql.Literal(hazard_area_id), scope=scope)
+        id=sql.Literal(hazard_area_id), scope=scope.hazards("h"))
     if conn.execute(query).fetchone() is None:
         raise NotFound(f"no hazard area with id {hazard_area_id}")
-
-
-ADMIN_AREAS = """
-SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
-    json_build_object('type', 'Feature', 'id', a.id,
-                      'geometry', ST_AsGeoJSON(ST_Simplify(a.geom, 0.0005), 6)::json,
-                      'properties', json_build_object('name', a.name, 'code', a.code,
-                                                      'level', a.level))
-    ORDER BY a.code), '[]'::json))
-FROM admin_area a
-WHERE a.level >= %(min_level)s
-  AND (%(programme_id)s::uuid IS NULL OR a.programme_id = %(programme_id)s::uuid)
-"""
-
-
-def admin_area_collection(conn: psycopg.Connection, *, programme_id: UUID | None,
-                          min_level: int = 1) -> dict[str, Any]:
-    """Admin areas of a programme (every programme when None), simplified for display."""
-    row = conn.execute(ADMIN_AREAS, {"programme_id": programme_id,
-                                     "min_level": min_level}).fetchone()
-    return dict(row[0]) if row else {"type": "FeatureCollection", "features": []}
-
-
-RELEASES = """
-SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
-    json_build_object('type', 'Feature', 'id', r.id,
-                      'geometry', ST_AsGeoJSON(r.geom, {digits})::json,
-                      'properties', json_build_object(
-                          'hazard_area', h.local_id, 'product', r.product,
-                          'method', r.method, 'release_date', r.release_date,
-                          'area_m2', r.area_m2))
-    ORDER BY r.booked_seq), '[]'::json))
-FROM release r JOIN hazard_area h ON h.id = r.hazard_area_id
-WHERE {scope}
-"""
-
-
-def release_collection(conn: psycopg.Connection, *, scope: sql.Composable) -> dict[str, Any]:
-    """Released land of the hazard areas in scope, as one GeoJSON FeatureCollection."""
-    query = sql.SQL(RELEASES).format(digits=sql.Literal(GEOJSON_DIGITS), scope=scope)
-    row = conn.execute(query).fetchone()
-    return dict(row[0]) if row else {"type": "FeatureCollection", "features": []}
