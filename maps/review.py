@@ -6,44 +6,17 @@ basemap is configured). Errors and warnings are styled apart (maps/style.py).
 
 from __future__ import annotations
 
-import json
-from html import escape
 from typing import Any
 
 import folium
-from branca.element import Element, Figure, MacroElement
-from jinja2 import Template
+from shapely.geometry import shape
 
-from maps.common import UKRAINE_CENTRE, bounds, escaped, legend_html, offline
+from maps.common import base_map, bounds, decorate, escaped
 from maps.style import ISSUE_STYLE, review_legend_entries, submitted_style
 
 FEATURE_TOOLTIP = {"row": "Row", "kind": "Record", "local_id": "Local id", "errors": "Errors",
                    "warnings": "Warnings"}
 ISSUE_TOOLTIP = {"row": "Row", "severity": "Severity", "field": "Field", "message": "Issue"}
-
-
-class _Legend(MacroElement):  # type: ignore[misc]
-    """The legend as a Leaflet control, so that it stays on the map whatever the page
-    around the map holds."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function () {
-            var legend = L.control({position: "bottomright"});
-            legend.onAdd = function () {
-                var div = L.DomUtil.create("div");
-                div.innerHTML = {{ this.html }};
-                return div;
-            };
-            legend.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.html = json.dumps(html)
 
 
 def issue_collection(issues: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,11 +49,10 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
     local_id, errors and warnings; `issues` are the report's issues, those without a
     `location` ([lon, lat]) are left off the map.
     """
-    fmap = folium.Map(location=UKRAINE_CENTRE, zoom_start=10, tiles=None, control_scale=True,
-                      prefer_canvas=False, height=height)
-    offline(fmap, static_url)
-    if basemap_url:
-        folium.TileLayer(basemap_url, attr="basemap", name="Basemap").add_to(fmap)
+    pins = issue_collection(issues)
+    shown = [*features.get("features", []), *pins["features"]]
+    fmap = base_map(height=height, basemap_url=basemap_url,
+                    fit=bounds({"features": shown}) if shown else None)
     if features.get("features"):
         fields = list(FEATURE_TOOLTIP)
         folium.GeoJson(
@@ -89,7 +61,6 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
             tooltip=folium.GeoJsonTooltip(fields, aliases=list(FEATURE_TOOLTIP.values()),
                                           localize=True),
         ).add_to(fmap)
-    pins = issue_collection(issues)
     for severity, label in (("warning", "Warnings"), ("error", "Errors")):
         chosen = {"type": "FeatureCollection",
                   "features": [f for f in pins["features"]
@@ -105,13 +76,23 @@ def review_map(features: dict[str, Any], issues: list[dict[str, Any]], *,
                                                     if k != "radius"},
             tooltip=folium.GeoJsonTooltip(fields, aliases=list(ISSUE_TOOLTIP.values())),
         ).add_to(fmap)
-    shown = [*features.get("features", []), *pins["features"]]
-    if shown:
-        minx, miny, maxx, maxy = bounds({"features": shown})
-        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.add_child(_Legend(legend_html(review_legend_entries(), dot=True)))
-    root = fmap.get_root()
-    assert isinstance(root, Figure)
-    root.header.add_child(Element(f"<title>{escape(title)} — demine</title>"))
-    return fmap
+    # what every map carries (scale, measure, pointer position, fullscreen, print), the
+    # legend, and search by the rows' local ids
+    return decorate(fmap, title=title, legend=review_legend_entries(),
+                    search_index=_search_index(features), static_url=static_url)
+
+
+def _search_index(features: dict[str, Any]) -> list[dict[str, Any]]:
+    """The submitted features with a local id, as rows for the map's search box."""
+    rows = []
+    for feature in features.get("features", []):
+        local_id = (feature.get("properties") or {}).get("local_id")
+        if not local_id or not feature.get("geometry"):
+            continue
+        geom = shape(feature["geometry"])
+        if geom.is_empty:
+            continue
+        point = geom.representative_point()
+        rows.append({"local_id": str(local_id), "lat": point.y, "lon": point.x,
+                     "bbox": list(geom.bounds)})
+    return rows

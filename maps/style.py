@@ -201,8 +201,8 @@ def submitted_style(properties: dict[str, Any]) -> dict[str, Any]:
 
 def review_legend_entries() -> list[tuple[str, dict[str, Any]]]:
     """(label, swatch style) pairs for the review map's legend."""
-    return [("Error (blocks approval)", {"fill": ISSUE_STYLE["error"]["fillColor"]}),
-            ("Warning", {"fill": ISSUE_STYLE["warning"]["fillColor"]}),
+    return [("Error (blocks approval)", {"fill": ISSUE_STYLE["error"]["fillColor"], "dot": True}),
+            ("Warning", {"fill": ISSUE_STYLE["warning"]["fillColor"], "dot": True}),
             ("Row with errors", {"outline": SUBMITTED_OUTLINE["error"], "dashed": False}),
             ("Row with warnings", {"outline": SUBMITTED_OUTLINE["warning"], "dashed": True}),
             ("Row without issues", {"outline": SUBMITTED_OUTLINE["clean"], "dashed": False})]

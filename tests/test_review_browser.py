@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,6 +23,8 @@ from tests.conftest import db_name, serving
 pytestmark = pytest.mark.browser
 
 X0, Y0 = 37.45, 49.28
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "maps"
 
 
 def plot(i: int, dx: float = 0.0) -> dict[str, Any]:
@@ -133,7 +136,13 @@ def test_coordinator_reviews_and_approves(browser: Any, review_server: tuple[str
         "path.leaflet-interactive[fill='#D7191C'], path.leaflet-interactive[fill='#FDAE61']",
         "els => els.length")
     assert pins == sum(1 for i in issues if i.get("row") is not None)  # every row issue pinned
-    page.screenshot(path=str(tmp_path / "review-errors.png"), full_page=True)
+    # what every map carries: legend, scale, measure, fullscreen, search by local id
+    for control in ("#demine-legend", ".leaflet-control-scale", "#polyline-measure-control",
+                    ".leaflet-control-zoom-fullscreen", ".leaflet-control-search",
+                    ".demine-print", ".leaflet-control-mouseposition"):
+        assert page.locator(control).count() >= 1, control
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review-errors.png"), full_page=True)
 
     page.goto(f"{base}/submissions/{clean['id']}")
     page.wait_for_selector("path.leaflet-interactive", timeout=20000)

@@ -27,6 +27,7 @@ from api.deps import (
     page_reader,
     to_login,
 )
+from maps.common import page_html
 from maps.review import review_map
 from survey import auth
 from survey.auth import Principal
@@ -184,7 +185,7 @@ def _detail(request: Request, conn: Any, settings: Any, principal: Principal,
     root.header.add_child(Element(STYLE))
     root.html.add_child(Element(f"<div id='review-top'>{NAV}{''.join(top)}</div>"
                                 f"<div id='review-bottom'>{bottom}</div>"))
-    response = HTMLResponse(root.render(), status_code=status)
+    response = HTMLResponse(page_html(fmap), status_code=status)
     keep_csrf_token(request, response, token, settings)
     return response
 
