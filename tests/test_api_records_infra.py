@@ -200,6 +200,27 @@ def test_a_failed_create_keeps_no_key(http: httpx.Client, coordinator: dict[str,
     assert fixed.status_code == 201, fixed.text
 
 
+def test_keys_are_forgotten_after_thirty_days(http: httpx.Client, coordinator: dict[str, str],
+                                             api_database_url: str,
+                                             halo: dict[str, Any]) -> None:
+    old, recent = f"old-{uuid4()}", f"recent-{uuid4()}"
+    with psycopg.connect(api_database_url) as conn:
+        for key, age in ((old, "31 days"), (recent, "29 days")):
+            conn.execute("INSERT INTO idempotency_key (actor, key, method, path, "
+                         "request_sha256, status, body, created_at) VALUES ('coordinator', "
+                         "%s, 'POST', '/api/v1/tasks', 'x', 201, '{}', now() - %s::interval)",
+                         (key, age))
+    # each new key claimed forgets a batch of those past their time, and no other
+    body = task_body(new_hazard(api_database_url, halo), halo)
+    answer = http.post("/api/v1/tasks", json=body,
+                       headers=coordinator | {"Idempotency-Key": str(uuid4())})
+    assert answer.status_code == 201, answer.text
+    with psycopg.connect(api_database_url) as conn:
+        kept = {row[0] for row in conn.execute(
+            "SELECT key FROM idempotency_key WHERE key = ANY(%s)", ([old, recent],))}
+    assert kept == {recent}
+
+
 def test_bad_keys_are_refused(http: httpx.Client, coordinator: dict[str, str],
                               api_database_url: str, halo: dict[str, Any]) -> None:
     body = task_body(new_hazard(api_database_url, halo), halo)

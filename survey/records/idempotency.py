@@ -81,6 +81,7 @@ def claim(conn: psycopg.Connection, *, actor: str, key: str, method: str, path: 
     params = {"actor": actor, "key": check_key(key), "programme_id": programme_id,
               "method": method.upper(), "path": path, "sha": fingerprint}
     if conn.execute(CLAIM, params).fetchone() is not None:
+        purge(conn)
         return None
     row = conn.execute(STORED, params).fetchone()
     if row is None:  # purged between the two statements: as if new
@@ -110,9 +111,18 @@ def complete(conn: psycopg.Connection, *, actor: str, key: str, status: int, bod
                             "body": Json(body), "headers": Jsonb(headers or {})})
 
 
-PURGE = "DELETE FROM idempotency_key WHERE created_at < now() - %(keep)s"
+# SKIP LOCKED: two creates purging at once never wait for, or deadlock on, each other (as
+# failed sign-ins are pruned, survey/auth.py)
+PURGE = """
+DELETE FROM idempotency_key WHERE (actor, key) IN (
+    SELECT actor, key FROM idempotency_key WHERE created_at < now() - %(keep)s
+    ORDER BY created_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED)
+"""
+PURGE_BATCH = 100
 
 
-def purge(conn: psycopg.Connection, *, keep: timedelta = KEEP) -> int:
-    """Forget keys older than `keep`; how many were removed."""
-    return conn.execute(PURGE, {"keep": keep}).rowcount
+def purge(conn: psycopg.Connection, *, keep: timedelta = KEEP,
+          batch: int = PURGE_BATCH) -> int:
+    """Forget up to `batch` keys older than `keep`; how many were removed. Each new key
+    claimed purges a batch, so the table holds about `keep`'s worth of creates."""
+    return conn.execute(PURGE, {"keep": keep, "batch": batch}).rowcount
