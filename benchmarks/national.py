@@ -220,9 +220,13 @@ RECORDS = [
          ON o.n = f % 40""",
 ]
 
-# What the triggers would have kept: each area's remaining total, then every release's
-# attribution and the summaries (ledger_daily_rebuild, as `demine check --repair` does)
+# What the triggers would have kept: the areas, each area's remaining total, then every
+# release's attribution and the summaries (ledger_daily_rebuild, as `demine check --repair`
+# does)
 SETTLE = [
+    # the geodesic areas the row triggers measure (0018: no longer generated columns)
+    "UPDATE hazard_area SET area_m2 = ST_Area(geom::geography)",
+    "UPDATE remaining_piece SET area_m2 = ST_Area(geom::geography)",
     """UPDATE hazard_area h SET remaining_area_m2 = coalesce(
            (SELECT sum(p.area_m2) FROM remaining_piece p WHERE p.hazard_area_id = h.id), 0)""",
     "SELECT ledger_daily_rebuild()",

@@ -327,6 +327,51 @@ def test_approval_writes_hazard_areas_with_their_remaining_ground(
         intake.approve(conn, submission_id=sub.id, principal=coordinator)
 
 
+def test_approved_areas_are_measured_from_their_geometry_and_cannot_be_written(
+        conn: psycopg.Connection, operator: Principal, coordinator: Principal,
+        tmp_path: Path) -> None:
+    # migration 0018: each area measured once, by triggers, not by generated columns. Two
+    # small fields (each its own one remaining piece) and a square kilometre (several)
+    features = [{**f, "geometry": mapping(box(X0 + i * STEP, Y0, X0 + i * STEP + DX / 2,
+                                              Y0 + DY / 2))}
+                for i, f in enumerate(hazard_features(2))]
+    big = box(X0, Y0 - 0.02, X0 + 0.014, Y0 - 0.011)
+    features.append({**hazard_features(1, start=2)[0], "geometry": mapping(big)})
+    done = submit(conn, write_geojson(tmp_path / "fields.geojson", features), operator,
+                  tmp_path / "store")
+    intake.approve(conn, submission_id=done.submission_id, principal=coordinator).result()
+    rows = conn.execute(
+        "SELECT h.id, h.area_m2, ST_Area(h.geom::geography), h.remaining_area_m2, "
+        "       array_agg(p.area_m2 ORDER BY p.id), "
+        "       array_agg(ST_Area(p.geom::geography) ORDER BY p.id) "
+        "FROM hazard_area h JOIN remaining_piece p ON p.hazard_area_id = h.id "
+        "WHERE h.submission_id = %s GROUP BY h.id ORDER BY h.local_id",
+        (done.submission_id,)).fetchall()
+    assert [len(r[4]) for r in rows][:2] == [1, 1] and len(rows[2][4]) > 1
+    for _, area, measured, remaining, pieces, pieces_measured in rows:
+        assert area == measured  # the geodesic area of the stored boundary, to the bit
+        assert pieces == pieces_measured
+        assert remaining == pytest.approx(sum(pieces), abs=1e-6)
+        assert area == pytest.approx(remaining, abs=0.01)
+    hazard_id = rows[0][0]
+    for statement in ("UPDATE hazard_area SET area_m2 = area_m2 + 1 WHERE id = %s",
+                      "UPDATE remaining_piece SET area_m2 = 0 WHERE hazard_area_id = %s"):
+        with pytest.raises(psycopg.errors.GeneratedAlways), conn.transaction():
+            conn.execute(statement, (hazard_id,))
+    # a new boundary is densified and measured again (the ledger's re-survey path)
+    smaller = conn.execute(
+        "UPDATE hazard_area SET geom = ST_Multi(ST_GeomFromText(%s, 4326)) WHERE id = %s "
+        "RETURNING area_m2, ST_Area(geom::geography)",
+        (box(X0, Y0, X0 + DX / 4, Y0 + DY / 2).wkt, hazard_id)).fetchone()
+    assert smaller[0] == smaller[1] == pytest.approx(rows[0][1] / 2, rel=1e-3)
+    # and an INSERT cannot give its own figure
+    piece = conn.execute(
+        "INSERT INTO remaining_piece (hazard_area_id, geom, area_m2) "
+        "SELECT id, geom, 1 FROM hazard_area WHERE id = %s "
+        "RETURNING area_m2, ST_Area(geom::geography)", (hazard_id,)).fetchone()
+    assert piece[0] == piece[1] == smaller[0]
+
+
 def test_a_failure_late_in_the_approval_leaves_every_table_unchanged(
         conn: psycopg.Connection, operator: Principal, coordinator: Principal,
         tmp_path: Path) -> None:

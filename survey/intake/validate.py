@@ -468,6 +468,12 @@ class _Draft:
                          issues=self.issues)
 
 
+# field types whose conversion depends on the cell alone (not on the store, nor on the row)
+_REPEATING = frozenset({FieldType.CODE, FieldType.CODES, FieldType.INT, FieldType.NUMBER,
+                        FieldType.BOOL, FieldType.DATE})
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _batches(items: Iterable[SourceFeature], size: int) -> Iterator[list[SourceFeature]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -536,6 +542,7 @@ class _Run:
         self.latest = latest_plausible(self.today)
         self.checked_columns = False
         self.code_tables: dict[tuple[int, str], dict[str, str]] = {}
+        self.converted: dict[tuple[int, int, type, Any], Any] = {}
         self.source_crs = f"EPSG:{reading.epsg}" if reading.epsg else None
         # fields the section does not map fall back to columns named like the field
         defaults = default_mapping(self.kind).section(self.kind).fields
@@ -626,6 +633,17 @@ class _Run:
             if spec.required:
                 draft.missing[spec.name] = column
             return
+        # codes, numbers and dates repeat down a file: a cell converted without an issue
+        # gives the same value the next time (the type is in the key: 1, 1.0 and True are
+        # one key to a dict)
+        key = None
+        if spec.value_type in _REPEATING and type(raw) in _SCALARS:
+            key = (id(spec), id(rule), type(raw), raw)
+            known = self.converted.get(key)
+            if known is not None:
+                draft.values[spec.key] = list(known) if type(known) is tuple else known
+                return
+        said = len(draft.issues)
         try:
             value = self._convert(draft, spec, rule, raw, column, formats)
         except ValueError as exc:
@@ -633,6 +651,9 @@ class _Run:
             return
         if value is not None:
             draft.values[spec.key] = value
+            if key is not None and len(draft.issues) == said \
+                    and len(self.converted) < 100_000:
+                self.converted[key] = tuple(value) if type(value) is list else value
 
     def _convert(self, draft: _Draft, spec: FieldSpec, rule: FieldRule, raw: Any,
                  column: str, formats: tuple[str, ...]) -> Any:
