@@ -7,12 +7,17 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 from survey.domain.models import ApiToken, AppUser
@@ -200,6 +205,8 @@ def issue_token(conn: psycopg.Connection, *, username: str, password: str, ttl: 
                    ttl=ttl).result()
 
 
+SIGN_IN_AGAIN = "the token is unknown, revoked or expired: sign in again"
+
 USER_BY_DIGEST = """
 SELECT u.* FROM api_token t JOIN app_user u ON u.id = t.user_id
 WHERE t.token_sha256 = %(digest)s AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active
@@ -211,8 +218,82 @@ def authenticate(conn: psycopg.Connection, *, token: str) -> Principal:
     with conn.cursor(row_factory=class_row(AppUser)) as cur:
         user = cur.execute(USER_BY_DIGEST, {"digest": _token_digest(token)}).fetchone()
     if user is None:
-        raise Unauthorized("the token is unknown, revoked or expired: sign in again")
+        raise Unauthorized(SIGN_IN_AGAIN)
     return Principal.of(user)
+
+
+class StaleSignIn(Unauthorized):
+    """A remembered principal no longer matches its token: sign in again (authenticate)."""
+
+
+# What a statement that reads on a remembered principal checks, in its own snapshot: the
+# token is still live, its user still active and still the same account, role and scope
+# (authenticate's conditions, plus the principal's every field). A condition without any
+# column of the statement's tables, so the planner makes it a one-time filter: when it
+# fails, nothing else is read.
+STILL_SIGNED_IN = sql.SQL("""EXISTS (
+    SELECT 1 FROM api_token t JOIN app_user u ON u.id = t.user_id
+    WHERE t.token_sha256 = %(signed_in_digest)s AND t.revoked_at IS NULL
+      AND t.expires_at > now() AND u.active AND u.id = %(signed_in_user_id)s
+      AND u.username = %(signed_in_username)s AND u.role = %(signed_in_role)s
+      AND u.programme_id IS NOT DISTINCT FROM %(signed_in_programme_id)s::uuid
+      AND u.organisation_id IS NOT DISTINCT FROM %(signed_in_organisation_id)s::uuid
+      AND u.donor_id IS NOT DISTINCT FROM %(signed_in_donor_id)s::uuid)""")
+
+
+def signed_in_params(principal: Principal, token: str) -> dict[str, Any]:
+    """The parameters of STILL_SIGNED_IN for `principal` and the token it was found by."""
+    return {"signed_in_digest": _token_digest(token), "signed_in_user_id": principal.user_id,
+            "signed_in_username": principal.username, "signed_in_role": str(principal.role),
+            "signed_in_programme_id": principal.programme_id,
+            "signed_in_organisation_id": principal.organisation_id,
+            "signed_in_donor_id": principal.donor_id}
+
+
+class PrincipalCache:
+    """The principals of recently presented tokens, so that the hottest reads (a map asks
+    for dozens of tiles at once) need not look the token up in a round trip of its own.
+
+    An entry is a guess, never a grant: whoever reads on it must check it in the same
+    statement as the data (STILL_SIGNED_IN), and on StaleSignIn drop it and authenticate
+    again. So a revoked or expired token, a deactivated user or a changed role is refused
+    at once, exactly as authenticate refuses it, however recently it was remembered. The
+    cache holds at most `size` tokens (by their SHA-256, like the database), each for
+    `ttl_s` seconds, the least recently used leaving first; it is safe across threads.
+    """
+
+    def __init__(self, size: int = 1024, ttl_s: float = 60.0) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        """The principal remembered for `token`, or None."""
+        key = _token_digest(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        """Remember `principal` for `token` (as authenticate found it)."""
+        key = _token_digest(token)
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl_s, principal)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def drop(self, token: str) -> None:
+        """Forget `token`."""
+        with self._lock:
+            self._entries.pop(_token_digest(token), None)
 
 
 REVOKE_PRESENTED = """

@@ -6,15 +6,16 @@ a national layer cheap to tile:
 - the tile's bounds are computed once (`bounds`), and the rows are found with
   `geom && <bounds in 4326>`, which the GiST index on the stored 4326 geometry answers;
 - the rows are chosen by id and sort key only, in a stable order, up to a cap per tile
-  (`chosen`); only those are detoasted and drawn (`features`);
-- geometry is simplified before it is transformed (demine_tile_simplify, migration 0013):
-  the stored boundaries are densified to 10 m edges for the ledger's arithmetic, which no
-  screen needs. The tolerance is 8 units of the 4096-unit tile grid (half a pixel of a
-  256-pixel tile, one pixel of a 512-pixel one; one unit from z16 on, where clients
-  overzoom), in degrees scaled by the cosine of the tile's highest latitude so that it
-  holds along both axes of Web Mercator, and at most a quarter of the shape's width, so
-  that narrow shapes never collapse; ST_AsMVTGeom then snaps to the grid and makes
-  polygons valid.
+  (`chosen`); only those are detoasted and drawn (`features`) (device finds, small
+  points, are chosen with their columns, from an index that holds them: migration 0016);
+- geometry is simplified before it is transformed (demine_tile_simplify, migration 0013,
+  inlined into the statement since 0016): the stored boundaries are densified to 10 m
+  edges for the ledger's arithmetic, which no screen needs. The tolerance is 8 units of
+  the 4096-unit tile grid (half a pixel of a 256-pixel tile, one pixel of a 512-pixel
+  one; one unit from z16 on, where clients overzoom), in degrees scaled by the cosine of
+  the tile's highest latitude so that it holds along both axes of Web Mercator, and at
+  most a quarter of the shape's width, so that narrow shapes never collapse;
+  ST_AsMVTGeom then snaps to the grid and makes polygons valid.
 
 A capped tile carries a second MVT layer, `capped`, holding one point at the tile's
 centre with the layer's name, the cap and how many features it shows.
@@ -38,7 +39,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from survey import access
+from survey import access, auth
 from survey.auth import Principal
 from survey.domain.vocab import Role
 from survey.errors import Forbidden, InvalidQuery, NotFound
@@ -54,7 +55,7 @@ MAX_ZOOM = 22  # deepest tile answered
 NATIVE_MAX_ZOOM = 16  # deepest worth building; TileJSON tells clients to overzoom beyond
 CAPPED_LAYER = "capped"
 # part of every ETag: a change to the queries below must change the tiles' tags
-QUERY_REVISION = "2"
+QUERY_REVISION = "3"
 
 _EVERYONE = frozenset(Role)
 _READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.OPERATOR})
@@ -154,19 +155,23 @@ chosen AS (
     ORDER BY c.rank
 )""")
 
+# points are small: the chosen rows carry their columns (no second visit by id), which the
+# drawing-order index holds (migration 0016), so a dense tile is read from the index alone;
+# the limit sits under the ranking, so that a sparse tile found through the spatial index
+# keeps only the cap's worth of rows as it sorts (a top-N sort)
 DEVICE_FINDS = sql.SQL("""
 chosen AS (
-    SELECT d.id, row_number() OVER (ORDER BY d.found_date DESC, d.id) AS rank
-    FROM device_find d
-    WHERE d.geom && {area} AND d.deleted_at IS NULL AND {scope}
-    ORDER BY d.found_date DESC, d.id
-    LIMIT %(cap)s + 1
+    SELECT f.*, row_number() OVER (ORDER BY f.found_date DESC, f.id) AS rank
+    FROM (SELECT d.id, d.ordnance_type_id, d.quantity, d.found_date, d.geom
+          FROM device_find d
+          WHERE d.geom && {area} AND d.deleted_at IS NULL AND {scope}
+          ORDER BY d.found_date DESC, d.id
+          LIMIT %(cap)s + 1) f
 ), features AS MATERIALIZED (
-    SELECT d.id::text AS id, o.category, o.model, d.quantity, d.found_date::text AS date,
-           ST_AsMVTGeom(ST_Transform(d.geom, 3857), {tile}, %(extent)s, %(buffer)s,
+    SELECT c.id::text AS id, o.category, o.model, c.quantity, c.found_date::text AS date,
+           ST_AsMVTGeom(ST_Transform(c.geom, 3857), {tile}, %(extent)s, %(buffer)s,
                         true) AS geom
-    FROM chosen c JOIN device_find d ON d.id = c.id
-         JOIN ordnance_type o ON o.id = d.ordnance_type_id
+    FROM chosen c JOIN ordnance_type o ON o.id = c.ordnance_type_id
     WHERE c.rank <= %(cap)s
     ORDER BY c.rank
 )""")
@@ -230,7 +235,9 @@ ENVELOPE = sql.SQL("ST_TileEnvelope(%(z)s, %(x)s, %(y)s)")
 # The tile: the layer's features in drawing order, and the `capped` layer when the cap
 # cut the tile short. Empty layers encode to nothing (ST_AsMVT of no rows). The layer's
 # version comes in the same statement, so from the same snapshot as the data: the tile
-# and its ETag always agree, at the cost of no extra round trip.
+# and its ETag always agree, at the cost of no extra round trip. {signed_in} is TRUE, or
+# auth.STILL_SIGNED_IN when the principal was remembered rather than looked up: then a
+# token that no longer holds gets no row, and nothing is read for it.
 TILE = sql.SQL("""
 WITH {layer}, drawn AS (
     SELECT coalesce(ST_AsMVT(f, %(layer)s, %(extent)s, 'geom'), ''::bytea) AS mvt,
@@ -247,6 +254,7 @@ SELECT d.mvt || coalesce((
                  WHERE c.capped) k), ''::bytea),
        d.shown, c.capped, ({version})
 FROM drawn d, cut c
+WHERE {signed_in}
 """)
 
 # the counters of migration 0013, bumped at the commit of every change to the layer
@@ -254,6 +262,9 @@ LAYER_VERSION = sql.SQL("""
 SELECT coalesce(sum(version), 0) FROM tile_version
 WHERE layer = %(layer)s AND (%(programme_id)s::uuid IS NULL OR programme_id = %(programme_id)s)
 """)
+
+# the version alone (for a 304), with {signed_in} as in TILE
+VERSION = sql.SQL("SELECT ({version}) WHERE {signed_in}")
 
 LAYERS: dict[str, TileLayer] = {layer.name: layer for layer in (
     TileLayer("hazard-areas", "polygon", "Hazard areas (SHA, CHA) by status", {
@@ -394,36 +405,59 @@ def tile_params(principal: Principal, layer: str, z: int, x: int, y: int,
             "programme_id": principal.programme_id}
 
 
-def tile_query(principal: Principal, layer_name: str) -> sql.Composed:
-    """The whole tile statement of a layer for the principal (parameters: tile_params);
-    Forbidden when the principal may not read the layer."""
+def tile_query(principal: Principal, layer_name: str, *, recheck: bool = False
+               ) -> sql.Composed:
+    """The whole tile statement of a layer for the principal (parameters: tile_params, and
+    with `recheck` auth.signed_in_params too); Forbidden when the principal may not read
+    the layer."""
     layer = layer_of(layer_name)
     _check_reader(principal, layer)
     return TILE.format(layer=_layer_sql(principal, layer), version=LAYER_VERSION,
-                       tile=ENVELOPE)
+                       tile=ENVELOPE, signed_in=_signed_in(recheck))
+
+
+def _signed_in(recheck: bool) -> sql.Composable:
+    return auth.STILL_SIGNED_IN if recheck else sql.SQL("TRUE")
 
 
 def get_tile(conn: psycopg.Connection, *, principal: Principal, layer: str, z: int, x: int,
-             y: int, cap: int = FEATURE_CAP) -> Tile:
-    """The tile `z/x/y` of `layer` as the principal may see it."""
+             y: int, cap: int = FEATURE_CAP, token: str | None = None) -> Tile:
+    """The tile `z/x/y` of `layer` as the principal may see it.
+
+    With `token`, the principal is one remembered for that token (auth.PrincipalCache),
+    and the statement checks, in its own snapshot, that it still holds: StaleSignIn when
+    it does not (nothing is read then)."""
     check_address(z, x, y)
-    query = tile_query(principal, layer)
+    query = tile_query(principal, layer, recheck=token is not None)
+    params = tile_params(principal, layer, z, x, y, cap)
+    if token is not None:
+        params |= auth.signed_in_params(principal, token)
     # never prepared: a prepared statement may fall back to a generic plan, which cannot
     # see the tile's box and so cannot choose between the two plans above
-    data, shown, capped, version = next(conn.execute(
-        query, tile_params(principal, layer, z, x, y, cap), prepare=False))
+    row = conn.execute(query, params, prepare=False).fetchone()
+    if row is None:
+        raise auth.StaleSignIn(auth.SIGN_IN_AGAIN)
+    data, shown, capped, version = row
     return Tile(bytes(data), int(shown), bool(capped), int(version))
 
 
 # --- versions (ETags) and TileJSON ------------------------------------------------------
 
-def layer_version(conn: psycopg.Connection, *, principal: Principal, layer: str) -> int:
+def layer_version(conn: psycopg.Connection, *, principal: Principal, layer: str,
+                  token: str | None = None) -> int:
     """How many committed changes the layer's data has seen in the principal's programme
     (every programme for an admin): it grows with each one (get_tile reads it with the
-    tile, from the same snapshot; this is for answering 304 without building the tile)."""
+    tile, from the same snapshot; this is for answering 304 without building the tile).
+    `token` as for get_tile."""
     _check_reader(principal, layer_of(layer))
-    row = next(conn.execute(LAYER_VERSION, {"layer": layer,
-                                            "programme_id": principal.programme_id}))
+    params: dict[str, Any] = {"layer": layer, "programme_id": principal.programme_id}
+    if token is not None:
+        params |= auth.signed_in_params(principal, token)
+    row = conn.execute(VERSION.format(version=LAYER_VERSION,
+                                      signed_in=_signed_in(token is not None)),
+                       params).fetchone()
+    if row is None:
+        raise auth.StaleSignIn(auth.SIGN_IN_AGAIN)
     return int(row[0])
 
 

@@ -9,10 +9,11 @@ caller's role may see, so they are cached privately and revalidated each time.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Header, Path, Request, Security
+from fastapi import APIRouter, Header, Path, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from psycopg_pool import ConnectionPool
@@ -21,7 +22,8 @@ from api import deps
 from api.deps import Conn, CurrentUser
 from api.errors import PROBLEM
 from survey import tiles
-from survey.auth import Principal
+from survey.auth import Principal, PrincipalCache
+from survey.errors import DemineError
 
 router = APIRouter(prefix="/tiles", tags=["Vector tiles"])
 
@@ -31,6 +33,9 @@ MVT = "application/vnd.mapbox-vector-tile"
 CACHE = "private, no-cache"
 # the role comes from the token or the session cookie
 VARY = "Authorization, Cookie"
+# tokens whose principal is remembered between tiles, and for how long (seconds)
+PRINCIPALS = 1024
+PRINCIPAL_TTL_S = 60.0
 
 _CACHING = {"ETag": {"schema": {"type": "string"},
                      "description": "changes when the layer's data changes"},
@@ -64,10 +69,12 @@ def _matches(if_none_match: str, etag: str) -> bool:
 LayerName = Annotated[str, Path(description="the tile layer: " + ", ".join(tiles.LAYERS))]
 
 
-def get_read_conn(request: Request) -> Iterator[psycopg.Connection]:
+@contextmanager
+def read_conn(request: Request) -> Iterator[psycopg.Connection]:
     """A pooled connection in autocommit for the tiles, the hottest read (a map asks for
-    dozens at once): the sign-in check and the tile are one statement each and need no
-    transaction, whose BEGIN and COMMIT would be two more round trips per tile."""
+    dozens at once): a tile is one statement (two when the token is new to this process:
+    the sign-in first) and needs no transaction, whose BEGIN and COMMIT would be two more
+    round trips per tile."""
     pool: ConnectionPool = request.app.state.pool
     with pool.connection() as conn:
         conn.autocommit = True
@@ -75,20 +82,6 @@ def get_read_conn(request: Request) -> Iterator[psycopg.Connection]:
             yield conn
         finally:
             conn.autocommit = False
-
-
-ReadConn = Annotated[psycopg.Connection, Depends(get_read_conn, scope="function")]
-
-
-# deps' own declaration, so that the OpenAPI document names one bearer scheme
-def get_reader(request: Request, conn: ReadConn, _bearer: Annotated[
-        HTTPAuthorizationCredentials | None, Security(deps._BEARER)] = None) -> Principal:
-    """The signed-in caller, as api.deps.get_principal finds it (Bearer token or the
-    maps' session cookie), on the tile's own connection."""
-    return deps.get_principal(request, conn)
-
-
-Reader = Annotated[Principal, Depends(get_reader)]
 
 
 def _headers(etag: str) -> dict[str, str]:
@@ -124,19 +117,58 @@ def read_tilejson(layer: LayerName, request: Request, conn: Conn,
     return JSONResponse(document, headers={"Cache-Control": CACHE, "Vary": VARY})
 
 
-@router.get("/{layer}/{z}/{x}/{y}.mvt", summary="A vector tile", response_class=Response,
-            responses=_TILE_ANSWERS)
-def read_tile(layer: LayerName, z: int, x: int, y: int, conn: ReadConn, user: Reader,
-              if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    """One Mapbox vector tile (XYZ scheme) of a layer, as the caller's role may see it."""
+def _principals(request: Request) -> PrincipalCache:
+    """The app's memory of recent tokens' principals (made on first use; see
+    survey.auth.PrincipalCache for why a remembered principal grants nothing by itself)."""
+    state = request.app.state
+    cache: PrincipalCache | None = getattr(state, "tile_principals", None)
+    if cache is None:
+        cache = state.tile_principals = PrincipalCache(size=PRINCIPALS, ttl_s=PRINCIPAL_TTL_S)
+    return cache
+
+
+def _build(conn: psycopg.Connection, layer: str, z: int, x: int, y: int,
+           if_none_match: str | None, user: Principal, token: str | None) -> Response:
+    """The answer for a tile; `token` when `user` is remembered (checked in the statement)."""
     tiles.check_address(z, x, y)
     if if_none_match is not None:
         # answering 304 costs one index read; the tile is built only when it changed
-        etag = _etag(user, layer, tiles.layer_version(conn, principal=user, layer=layer))
+        version = tiles.layer_version(conn, principal=user, layer=layer, token=token)
+        etag = _etag(user, layer, version)
         if _matches(if_none_match, etag):
             return Response(status_code=304, headers=_headers(etag))
-    tile = tiles.get_tile(conn, principal=user, layer=layer, z=z, x=x, y=y)
+    tile = tiles.get_tile(conn, principal=user, layer=layer, z=z, x=x, y=y, token=token)
     headers = _headers(_etag(user, layer, tile.version))
     if tile.capped:
         headers["X-Tile-Capped"] = f"shown={tile.shown}; cap={tiles.FEATURE_CAP}"
     return Response(tile.data, media_type=MVT, headers=headers)
+
+
+@router.get("/{layer}/{z}/{x}/{y}.mvt", summary="A vector tile", response_class=Response,
+            responses=_TILE_ANSWERS)
+def read_tile(layer: LayerName, z: int, x: int, y: int, request: Request,
+              # deps' own declaration, so that the OpenAPI document names one bearer scheme
+              _bearer: Annotated[HTTPAuthorizationCredentials | None,
+                                 Security(deps._BEARER)] = None,
+              if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """One Mapbox vector tile (XYZ scheme) of a layer, as the caller's role may see it."""
+    # The connection and the sign-in are taken here rather than as dependencies: FastAPI
+    # runs each synchronous dependency in a worker thread of its own (a generator one
+    # twice, to enter and to leave), and those hand-overs cost more than a small tile's
+    # SQL; in the body they all run in the one thread the route already has. The token's
+    # principal is remembered between tiles, and each tile's statement checks that it
+    # still holds (no round trip of its own); when it does not, it is looked up afresh.
+    token = deps.token_of(request)
+    principals = _principals(request)
+    with read_conn(request) as conn:
+        if token and (known := principals.get(token)) is not None:
+            try:
+                return _build(conn, layer, z, x, y, if_none_match, known, token)
+            except DemineError:
+                # stale, or a refusal (403, 404, 400) that a revoked token must not get
+                # before its 401: decide again on the principal as it is now
+                principals.drop(token)
+        user = deps.get_principal(request, conn)
+        if token:
+            principals.put(token, user)
+        return _build(conn, layer, z, x, y, if_none_match, user, None)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import select
 import shutil
 import subprocess
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,18 +140,52 @@ def configure_connection(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
+# A connection handed out this recently (seconds) is handed out again without the check's
+# round trip, unless its socket has something to read. (Not timed from its return: a reset
+# callback would make the pool return every connection through its worker thread.)
+CHECK_AFTER_IDLE_S = 2.0
+_handed_out: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _server_spoke(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection's socket has something to read: a server that shuts down
+    or ends the session sends a FATAL notice and closes it, and asked nothing, a healthy
+    one sends nothing. True when it cannot tell (no poll, a closed connection)."""
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except (AttributeError, OSError, psycopg.Error):
+        return True
+
+
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check, with its round trip only where a dead connection can hide: one
+    not handed out for CHECK_AFTER_IDLE_S or more, or whose socket has something to
+    read. A database restart or a terminated session is seen at once without it (the
+    server says so on the socket); only a connection cut silently (a network partition)
+    within those seconds goes unnoticed, and then the request fails on it (503) as it
+    would mid-query. Saves a round trip on most requests of a busy server."""
+    now = time.monotonic()
+    last = _handed_out.get(conn)
+    _handed_out[conn] = now
+    if last is None or now - last >= CHECK_AFTER_IDLE_S or _server_spoke(conn):
+        ConnectionPool.check_connection(conn)
+
+
 def open_pool(url: str, settings: Settings) -> ConnectionPool:
     """A connection pool whose connections speak shapely; waits until it is usable.
 
-    Each connection is checked as it is handed out, so that after a database restart a
-    request gets a fresh connection instead of a dead one; a request that finds every
-    connection busy for `pool_timeout_s` gets PoolTimeout (answered 503), not a hang.
+    Each connection is checked as it is handed out (check_connection), so that after a
+    database restart a request gets a fresh connection instead of a dead one; a request
+    that finds every connection busy for `pool_timeout_s` gets PoolTimeout (answered
+    503), not a hang.
     """
     options = {"application_name": "demine"}
     if settings.statement_timeout_ms:
         options["options"] = f"-c statement_timeout={int(settings.statement_timeout_ms)}"
     pool = ConnectionPool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
-                          configure=configure_connection, check=ConnectionPool.check_connection,
+                          configure=configure_connection, check=check_connection,
                           timeout=settings.pool_timeout_s, open=False,
                           kwargs=options)
     pool.open(wait=True, timeout=30)
