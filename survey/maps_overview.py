@@ -16,7 +16,7 @@ from psycopg import sql
 from survey import access
 from survey.auth import Principal
 from survey.domain.vocab import Role
-from survey.tiles import readable_layers
+from survey.tiles import REMAINING_WITHIN, readable_layers
 
 # about 1 m: densified 10 m edges are for the ledger's arithmetic, not for drawing
 SCREEN_TOLERANCE_DEG = 0.00001
@@ -104,11 +104,9 @@ _LAYERS: dict[str, dict[str, Any]] = {
         "order": "a.level, a.code"},
 }
 
-# what remains in the area and the areas within it (an oblast sums its hromadas)
-_REMAINING_M2 = ("remaining_m2", "(WITH RECURSIVE within(id) AS (SELECT a.id UNION ALL "
-                 "SELECT c.id FROM admin_area c JOIN within w ON c.parent_id = w.id) "
-                 "SELECT coalesce(sum(x.remaining_area_m2), 0) FROM hazard_area x "
-                 "WHERE x.admin_area_id IN (SELECT id FROM within))")
+# what remains in the area and the areas within it (an oblast sums its hromadas), as the
+# admin-area tiles give it
+_REMAINING_M2 = ("remaining_m2", REMAINING_WITHIN)
 
 
 def _scope(principal: Principal, name: str) -> sql.Composable:

@@ -55,7 +55,7 @@ MAX_ZOOM = 22  # deepest tile answered
 NATIVE_MAX_ZOOM = 16  # deepest worth building; TileJSON tells clients to overzoom beyond
 CAPPED_LAYER = "capped"
 # part of every ETag: a change to the queries below must change the tiles' tags
-QUERY_REVISION = "3"
+QUERY_REVISION = "4"
 
 _EVERYONE = frozenset(Role)
 _READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.OPERATOR})
@@ -137,7 +137,8 @@ chosen AS (
 )""")
 
 # {scope} is access.release_scope on releases `r`; {join} joins their hazard areas `h` when
-# the scope needs them (a donor's)
+# the scope needs them (a donor's); {hazard} is the release's hazard area id (its popup
+# links to that area's map) for all but the public, who sees released land only
 RELEASES = sql.SQL("""
 chosen AS (
     SELECT r.id, row_number() OVER (ORDER BY r.area_m2 DESC, r.id) AS rank
@@ -146,7 +147,7 @@ chosen AS (
     ORDER BY r.area_m2 DESC, r.id
     LIMIT %(cap)s + 1
 ), features AS MATERIALIZED (
-    SELECT r.id::text AS id, r.product, r.method, r.release_date::text AS date, r.area_m2,
+    SELECT r.id::text AS id, r.product, r.method, r.release_date::text AS date, r.area_m2{hazard},
            ST_AsMVTGeom(ST_Transform(
                demine_tile_simplify(r.geom, %(tolerance)s, %(fraction)s), 3857),
                         {tile}, %(extent)s, %(buffer)s, true) AS geom
@@ -222,11 +223,16 @@ chosen AS (
 )""")
 
 RELEASE_HAZARD = sql.SQL(" JOIN hazard_area h ON h.id = r.hazard_area_id")
+RELEASE_HAZARD_ID = sql.SQL(", r.hazard_area_id::text AS hazard_area_id")
 
-# the ledger's attribution: hazard areas attributed to the admin area itself
-REMAINING_M2 = sql.SQL(
-    ", (SELECT coalesce(sum(h.remaining_area_m2), 0) FROM hazard_area h "
-    "WHERE h.admin_area_id = a.id) AS remaining_m2")
+# What remains in admin area `a` and the areas within it (an oblast sums its raions and
+# their hromadas), read from an index alone (0017); the overview map's figure too.
+REMAINING_WITHIN = (
+    "(SELECT coalesce(sum(x.remaining_area_m2), 0) FROM hazard_area x "
+    "WHERE x.admin_area_id IN (WITH RECURSIVE within(id) AS (SELECT a.id UNION ALL "
+    "SELECT c.id FROM admin_area c JOIN within w ON c.parent_id = w.id) "
+    "SELECT id FROM within))")
+REMAINING_M2 = sql.SQL(", " + REMAINING_WITHIN + " AS remaining_m2")
 
 AREA = sql.SQL(
     "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326)")
@@ -278,8 +284,8 @@ LAYERS: dict[str, TileLayer] = {layer.name: layer for layer in (
               _READERS, REMAINING),
     TileLayer("releases", "polygon", "Released land by product and method", {
         "id": "String", "product": "String (cancelled, reduced, cleared)",
-        "method": "String", "date": "String (YYYY-MM-DD)", "area_m2": "Number"},
-        _EVERYONE, RELEASES),
+        "method": "String", "date": "String (YYYY-MM-DD)", "area_m2": "Number",
+        "hazard_area_id": "String (not for public accounts)"}, _EVERYONE, RELEASES),
     TileLayer("device-finds", "point", "Explosive ordnance found", {
         "id": "String", "category": "String", "model": "String", "quantity": "Number",
         "date": "String (YYYY-MM-DD)"}, _READERS, DEVICE_FINDS),
@@ -289,7 +295,8 @@ LAYERS: dict[str, TileLayer] = {layer.name: layer for layer in (
         _READERS | {Role.DONOR}, TASKS),
     TileLayer("admin-areas", "polygon",
               "Administrative areas; remaining_m2 is the remaining area of the hazard areas "
-              "attributed to each (not for donor and public accounts)", {
+              "attributed to each and to the areas within it (not for donor and public "
+              "accounts)", {
                   "id": "String", "code": "String", "name": "String", "level": "Number",
                   "remaining_m2": "Number"}, _EVERYONE, ADMIN_AREAS),
 )}
@@ -320,44 +327,27 @@ def _check_reader(principal: Principal, layer: TileLayer) -> None:
         raise Forbidden("this account belongs to no programme")
 
 
-def _in_programme(principal: Principal, alias: str) -> sql.Composable:
-    if principal.role == Role.ADMIN:
-        return sql.SQL("TRUE")
-    return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
-                                                  sql.Literal(principal.programme_id))
-
-
-def _task_scope(principal: Principal) -> sql.Composable:
-    """Tasks (alias `t`) the principal may see: a donor the tasks of its projects."""
-    condition = _in_programme(principal, "t")
-    if principal.role != Role.DONOR:
-        return condition
-    if principal.donor_id is None:  # the database refuses such a donor account
-        raise Forbidden("this donor account names no donor")
-    return sql.SQL("{} AND t.project_id IN (SELECT id FROM project WHERE donor_id = {})").format(
-        condition, sql.Literal(principal.donor_id))
-
-
 def _layer_sql(principal: Principal, layer: TileLayer) -> sql.Composed:
     """The layer's CTEs with the principal's row condition and the tile's bounds in place."""
     bounds = {"area": AREA, "tile": ENVELOPE}
     if layer.name in ("hazard-areas", "remaining"):
         return layer.query.format(scope=access.hazard_scope(principal, "h"), **bounds)
+    scope = access.Scope.of(principal)
     if layer.name == "releases":
-        if principal.role == Role.DONOR:
-            return layer.query.format(scope=access.release_scope(principal, "h", "r"),
-                                      join=RELEASE_HAZARD, **bounds)
+        hazard = sql.SQL("") if scope.released_only else RELEASE_HAZARD_ID
+        if scope.donor_id is not None:
+            return layer.query.format(scope=scope.released_land("h", "r"),
+                                      join=RELEASE_HAZARD, hazard=hazard, **bounds)
         # the other roles' scope is a programme, which a release carries itself (the
         # ledger's totals read it there too): no join, a quarter less time per tile
-        return layer.query.format(scope=access.release_scope(principal, "r", "r"),
-                                  join=sql.SQL(""), **bounds)
+        return layer.query.format(scope=scope.released_land("r", "r"), join=sql.SQL(""),
+                                  hazard=hazard, **bounds)
     if layer.name == "device-finds":
-        return layer.query.format(scope=_in_programme(principal, "d"), **bounds)
+        return layer.query.format(scope=scope.in_programme("d"), **bounds)
     if layer.name == "tasks":
-        return layer.query.format(scope=_task_scope(principal), **bounds)
+        return layer.query.format(scope=scope.tasks("t"), **bounds)
     remaining = REMAINING_M2 if principal.role in _READERS else sql.SQL("")
-    return layer.query.format(scope=_in_programme(principal, "a"), remaining=remaining,
-                              **bounds)
+    return layer.query.format(scope=scope.in_programme("a"), remaining=remaining, **bounds)
 
 
 def fields_for(principal: Principal, layer: TileLayer) -> dict[str, str]:
@@ -365,6 +355,8 @@ def fields_for(principal: Principal, layer: TileLayer) -> dict[str, str]:
     fields = dict(layer.fields)
     if layer.name == "admin-areas" and principal.role not in _READERS:
         del fields["remaining_m2"]
+    if layer.name == "releases" and principal.role == Role.PUBLIC:
+        del fields["hazard_area_id"]
     return fields
 
 

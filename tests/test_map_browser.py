@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
 
 from survey.demo import DEMO_PASSWORD
@@ -50,6 +51,21 @@ TILE_FEATURES = """() => {
         });
     });
     return out;
+}"""
+
+
+# the popup map.js gives the first tiled release drawn (a click's popup, without the click)
+TILED_RELEASE_POPUP = """() => {
+    for (const layer of Object.values(window.demineMap._layers)) {
+        for (const tile of Object.values(layer._vectorTiles || {})) {
+            for (const f of Object.values(tile._features || {})) {
+                if (f.layerName === "releases") {
+                    return window.demine.popup("releases", f.feature.properties);
+                }
+            }
+        }
+    }
+    return null;
 }"""
 
 
@@ -284,6 +300,17 @@ def test_overview_past_the_threshold_draws_from_the_tiles(browser: Any, tiled_se
     # a click on a tiled hazard area opens the same popup as an embedded one
     popup = watched.click_a_tiled_hazard_area()
     assert "Hazard area" in popup and "/maps/hazard-areas/" in popup
+    # a tiled release's popup links to the map of the hazard area it was released from
+    # (releases are drawn from zoom 12)
+    with psycopg.connect(api_database_url) as conn:
+        lon, lat = conn.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) "
+                                "AS p FROM release ORDER BY area_m2 DESC LIMIT 1) r").fetchone()
+    page.evaluate("([lat, lon]) => window.demineMap.setView([lat, lon], 14, {animate: false})",
+                  [lat, lon])
+    page.wait_for_function("() => window.demineDrawn && window.demineDrawn['releases']",
+                           timeout=20000)
+    release = page.evaluate(TILED_RELEASE_POPUP)
+    assert release and "/maps/hazard-areas/" in release, release
     watched.screenshot("overview-tiles.png")
     host = urlparse(tiled_server).netloc
     assert watched.foreign(host) == []

@@ -29,7 +29,7 @@ FIELDS = {
     "hazard-areas": {"id", "local_id", "classification", "status", "area_m2",
                      "remaining_area_m2"},
     "remaining": {"hazard_area_id", "classification"},
-    "releases": {"id", "product", "method", "date", "area_m2"},
+    "releases": {"id", "product", "method", "date", "area_m2", "hazard_area_id"},
     "device-finds": {"id", "category", "model", "quantity", "date"},
     "tasks": {"id", "local_id", "status", "activity"},
     "admin-areas": {"id", "code", "name", "level", "remaining_m2"},
@@ -220,6 +220,9 @@ def test_public_sees_released_land_only(http: httpx.Client, public: dict[str, st
     x, y = place(api_conn, "releases", z)
     released = decode(get_tile(http, public, "releases", z, x, y).content)
     assert_count(api_conn, released["releases"]["features"], "releases", z, x, y)
+    # released land, not which hazard area it came from
+    assert {name for f in released["releases"]["features"] for name in f["properties"]} == (
+        FIELDS["releases"] - {"hazard_area_id"})
     admin = decode(get_tile(http, public, "admin-areas", z, *place(api_conn, "admin-areas",
                                                                     z)).content)
     assert "remaining_m2" not in admin["admin-areas"]["features"][0]["properties"]
