@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from benchmarks import national
 from benchmarks.common import write_section
@@ -190,6 +191,21 @@ def _combined(rounds: list[Load]) -> Load:
                 requests=sum(r.requests for r in rounds), errors=sum(r.errors for r in rounds))
 
 
+def _settle(url: str, timeout: float = 180) -> None:
+    """Wait until no query of the run before is still running in the database: a server
+    whose clients timed out goes on with their requests after wrk stops, and the next
+    URL would be measured against them."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND pid <> pg_backend_pid() "
+                               "AND state = 'active'").fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.5)
+
+
 def run(before: Path | None = None, seconds: int = 20, rounds: int = 2) -> dict[str, str]:
     """All servers up at once; each round loads every URL in turn (limit 50, then 500),
     so that the load other work puts on a shared machine falls on all of them alike."""
@@ -226,6 +242,7 @@ def run(before: Path | None = None, seconds: int = 20, rounds: int = 2) -> dict[
             for limit in LIMITS:
                 for name, server, path, auth in targets:
                     target = f"http://127.0.0.1:{ports[server]}{path}?bbox={BOX}&limit={limit}"
+                    _settle(url)
                     load = wrk(target, seconds, auth)
                     measured.setdefault((name, limit), []).append(load)
                     print(round_, name, limit, load, file=sys.stderr, flush=True)
@@ -245,23 +262,25 @@ def run(before: Path | None = None, seconds: int = 20, rounds: int = 2) -> dict[
                            if not name.startswith(("before", "tipg 1.6.1,")))
     body = f"""
 {CLIENTS} concurrent connections (`wrk -t2 -c{CLIENTS} -d{seconds}s`, after a 5 s warm-up),
-in {rounds} rounds that take every URL in turn, all servers up at once (req/s and p50:
+in {rounds} rounds that take every URL in turn, all servers up at once, each URL once no query
+of the one before is left running in the database (req/s and p50:
 the mean of the rounds; p99: the worst round). Every URL has `bbox={BOX}`, a 0.25°
 district box matching 3,969 of the national store's 100,000 star polygons of 53–398 vertices
 (`benchmarks/national.py`). Both servers run {workers} worker processes (one per core);
-tipg with `TIPG_CATALOG_TTL=0` as the outside testers ran it (it then reads its catalogue
-of tables again on every request; the "catalogue cached" row is tipg's default, 300 s), the
-× column against that first row; "before" is the previous commit as it served (one process).
+tipg with `TIPG_CATALOG_TTL=0` as the outside testers ran it (in tipg 1.6.1 a TTL of 0
+leaves its catalogue-refresh middleware out, so it reads its catalogue once, at start-up;
+the "catalogue cached" row is tipg's default, 300 s), the × column against that first row;
+"before" rows, with `--before DIR`, are another checkout as it served (one process).
 demine as a coordinator (bearer token); no `Accept-Encoding`, as wrk sends none (so no
 gzip on either side). Page sizes at limit 500:
 {page_sizes}.
 
-The machine is shared with other work while this runs (load average {loadavg[0]:.0f} at the
-start, {loadavg[1]:.0f} at the end, on {workers} cores): one URL's figures move by up to 4 times
-from round to round, so compare rows of one run, not runs. The store's hazard ids are
-random-looking, as real ones are: with ids in the order of the ground (a first version of
-the store), tipg's `ORDER BY id` walked its primary key past tens of thousands of rows and
-was 2-3 times slower still.
+Load average at the start and the end: {loadavg[0]:.0f} and {loadavg[1]:.0f}, on {workers} cores
+(the benchmark's own servers and wrk make most of it); on a shared machine one URL's
+figures can move by up to 4 times from round to round, so compare rows of one run, not
+runs. The store's hazard ids are random-looking, as real ones are: with ids in the order
+of the ground (a first version of the store), tipg's `ORDER BY id` walked its primary
+key past tens of thousands of rows and was 2-3 times slower still.
 
 | server and path | limit 50: req/s | p50 ms | p99 ms | × tipg | limit 500: req/s | p50 ms | \
 p99 ms | × tipg |
