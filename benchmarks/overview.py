@@ -278,10 +278,10 @@ tiles (512-pixel tiles, only those over the page's extent, each holding at most
 the opening view shows), so the page stays small whatever the count; the naive page
 embeds every boundary as stored. The product serves as `demine serve` does, {WORKERS}
 worker processes (one per core).
-The machine is shared with other helpers' work (2 cores): load average (1 min) before /
-after: {load_before:.2f} / {load_after:.2f}. Our "drawn" is the tiles' build on the server
-(the last hazard tile's arrival, above) plus Leaflet.VectorGrid decoding and drawing every
-feature on canvas in the browser.
+Load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} on 2 cores (the
+servers and Chromium of the benchmark itself make most of it). Our "drawn" is the tiles'
+build on the server (the last hazard tile's arrival, above) plus Leaflet.VectorGrid
+decoding and drawing every feature on canvas in the browser.
 """
 
 
