@@ -87,15 +87,22 @@ class Scope:
         return sql.SQL("{}.programme_id = {}").format(sql.Identifier(alias),
                                                       sql.Literal(self.programme_id))
 
+    def rows(self, alias: str, donor_condition: sql.SQL, what: str) -> sql.Composable:
+        """Condition on rows (alias `alias`, with a programme_id) that only those who see
+        hazard areas may read: the holder's programme's; for a donor, those that
+        `donor_condition` (formatted with {alias} and {donor}) allows; Forbidden for the
+        public viewer (`what` names the rows in the refusal)."""
+        if self.released_only:
+            raise Forbidden(f"this account may not read {what}")
+        if self.donor_id is None:
+            return self.in_programme(alias)
+        return sql.SQL("{} AND {}").format(self.in_programme(alias), donor_condition.format(
+            alias=sql.Identifier(alias), donor=sql.Literal(self.donor_id)))
+
     def hazards(self, alias: str = "h") -> sql.Composable:
         """Condition on hazard_area rows (alias `alias`) the holder may read: a donor the
         areas worked under projects it funds; Forbidden for the public viewer."""
-        if self.released_only:
-            raise Forbidden("this account may not read hazard areas")
-        if self.donor_id is None:
-            return self.in_programme(alias)
-        return sql.SQL("{} AND {}").format(self.in_programme(alias), _DONOR_HAZARDS.format(
-            alias=sql.Identifier(alias), donor=sql.Literal(self.donor_id)))
+        return self.rows(alias, _DONOR_HAZARDS, "hazard areas")
 
     def releases(self, alias: str = "r") -> sql.Composable | None:
         """Condition on rows with an activity_report_id (releases, device finds; alias
@@ -120,12 +127,7 @@ class Scope:
     def tasks(self, alias: str = "t") -> sql.Composable:
         """Condition on task rows (alias `alias`) the holder may read: its programme's; a
         donor the tasks of projects it funds; Forbidden for the public viewer."""
-        if self.released_only:
-            raise Forbidden("this account may not read tasks")
-        if self.donor_id is None:
-            return self.in_programme(alias)
-        return sql.SQL("{} AND {}").format(self.in_programme(alias), _DONOR_TASKS.format(
-            alias=sql.Identifier(alias), donor=sql.Literal(self.donor_id)))
+        return self.rows(alias, _DONOR_TASKS, "tasks")
 
 
 def hazard_reader(principal: Principal) -> Scope:

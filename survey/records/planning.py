@@ -85,16 +85,10 @@ class NewTask:
 
 def programme_scope(principal: Principal, alias: str, donor_condition: sql.SQL,
                     what: str) -> sql.Composable:
-    """Condition on rows (alias `alias`, with a programme_id) the principal may read:
-    the rows of its programme (`access.Scope`); a donor those `donor_condition`
-    (formatted with {donor}) allows; the public none."""
-    scope = Scope.of(principal)
-    if scope.released_only:
-        raise Forbidden(f"this account may not read {what}")
-    if scope.donor_id is None:
-        return scope.in_programme(alias)
-    return sql.SQL("{} AND {}").format(
-        scope.in_programme(alias), donor_condition.format(donor=sql.Literal(scope.donor_id)))
+    """Condition on rows (alias `alias`, with a programme_id) the principal may read
+    (`access.Scope.rows`): its programme's; a donor those `donor_condition` allows; the
+    public none."""
+    return Scope.of(principal).rows(alias, donor_condition, what)
 
 
 def task_scope(principal: Principal) -> sql.Composable:
